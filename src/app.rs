@@ -1,0 +1,130 @@
+//! Wiring: open the store, start every part from its configuration, stop them in order.
+//!
+//! The only module that names every other one. Start: store, then assembler and forwarders (so
+//! a backlog from before a crash starts moving at once), then the MQTT source; READY is sent
+//! when the source is subscribed. Stop: sources first (no new input), then the workers, each
+//! bounded by `gateway.shutdown_timeout_secs`, then the store writer drains and closes.
+
+use std::future::Future;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::assemble::{self, AssemblerConfig, Partner};
+use crate::config::Config;
+use crate::forward::{self, ForwardConfig, http::HttpSink};
+use crate::shutdown;
+use crate::sources::mqtt::{self, MqttSourceConfig};
+use crate::store::Store;
+
+/// Runs the daemon until `stop` resolves.
+pub async fn run(config: Config, stop: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let (store, store_thread) = Store::open(&config.gateway.data_dir)
+        .with_context(|| format!("opening the store in {}", config.gateway.data_dir.display()))?;
+    tracing::info!(data_dir = %config.gateway.data_dir.display(), "store open");
+
+    let workers = CancellationToken::new();
+    let mut worker_tasks: Vec<JoinHandle<()>> = Vec::new();
+    worker_tasks.push(tokio::spawn(assemble::run(
+        store.clone(),
+        assembler_config(&config),
+        workers.clone(),
+    )));
+    for up in &config.upstreams {
+        let sink = HttpSink::new(&up.url, up.timeout, up.ca_file.as_deref())
+            .with_context(|| format!("upstream '{}'", up.name))?;
+        let cfg = ForwardConfig {
+            name: up.name.clone(),
+            retry_initial: up.retry_initial,
+            retry_max: up.retry_max,
+        };
+        worker_tasks.push(tokio::spawn(forward::run(
+            store.clone(),
+            cfg,
+            sink,
+            workers.clone(),
+        )));
+    }
+
+    let sources = CancellationToken::new();
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let mqtt_cfg = MqttSourceConfig {
+        host: config.mqtt.host.clone(),
+        port: config.mqtt.port,
+        client_id: config.mqtt.client_id.clone(),
+        keep_alive: config.mqtt.keep_alive,
+        topic_prefix: config.mqtt.topic_prefix.clone(),
+        max_payload_bytes: config.mqtt.max_payload_bytes,
+        lines: config.lines.iter().map(|l| l.id.clone()).collect(),
+        prefixes: config.prefixes.clone(),
+    };
+    let source_task = tokio::spawn(mqtt::run(
+        mqtt_cfg,
+        store.clone(),
+        sources.clone(),
+        ready_tx,
+    ));
+    drop(store);
+
+    shutdown::notify_status(&format!(
+        "waiting for MQTT broker {}:{}",
+        config.mqtt.host, config.mqtt.port
+    ));
+    tokio::pin!(stop);
+    tokio::select! {
+        r = ready_rx => if r.is_ok() {
+            shutdown::notify_ready();
+            tracing::info!("linegate is serving");
+        },
+        _ = &mut stop => {}
+    }
+    stop.await;
+
+    shutdown::notify_stopping();
+    let deadline = tokio::time::Instant::now() + config.gateway.shutdown_timeout;
+    sources.cancel();
+    finish("MQTT source", vec![source_task], deadline).await;
+    workers.cancel();
+    finish("assembler and forwarders", worker_tasks, deadline).await;
+    // Every Store handle is gone now; the writer applies what is queued and closes the file.
+    tokio::task::spawn_blocking(move || store_thread.join())
+        .await
+        .context("joining the store writer")?;
+    tracing::info!("linegate stopped");
+    Ok(())
+}
+
+/// Waits for `tasks` until `deadline`, then aborts what is left (it is safe: see shutdown.rs).
+async fn finish(what: &str, tasks: Vec<JoinHandle<()>>, deadline: tokio::time::Instant) {
+    for mut t in tasks {
+        if tokio::time::timeout_at(deadline, &mut t).await.is_err() {
+            tracing::warn!(%what, "did not stop before the shutdown deadline; aborting it");
+            t.abort();
+            let _ = tokio::time::timeout(Duration::from_secs(1), t).await;
+        }
+    }
+}
+
+fn assembler_config(config: &Config) -> AssemblerConfig {
+    AssemblerConfig {
+        biz_location: config.gateway.site_sgln.clone(),
+        read_points: config
+            .lines
+            .iter()
+            .map(|l| (l.id.clone(), l.sgln.clone()))
+            .collect(),
+        partners: config
+            .upstreams
+            .iter()
+            .map(|u| Partner {
+                upstream: u.name.clone(),
+                sender_gln: u.sender_gln.as_str().to_string(),
+                receiver_gln: u.receiver_gln.as_str().to_string(),
+            })
+            .collect(),
+        tz_offset: config.gateway.timezone_offset.clone(),
+    }
+}

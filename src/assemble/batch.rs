@@ -1,0 +1,131 @@
+//! End of batch, spine version: one commissioning ObjectEvent per batch, per upstream partner.
+//!
+//! Pure: from a `BatchSnapshot` read in the assembling transaction, plus the site's and the
+//! partner's identities, build the EPCIS document. The caller supplies the instance id, the
+//! creation time and the local offset, so this function is deterministic and testable.
+//! Issue "every upstream message" grows this into the End-of-Batch variants.
+
+use chrono::{DateTime, Utc};
+
+use crate::epcis::{Action, Document, Ilmd, ObjectEvent, cbv};
+use crate::model::BatchSnapshot;
+
+/// Who sends to whom: one per `[[upstream]]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Partner {
+    pub upstream: String,
+    pub sender_gln: String,
+    pub receiver_gln: String,
+}
+
+/// Where the batch was made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Place {
+    /// SGLN of the line (readPoint).
+    pub read_point: String,
+    /// SGLN of the site (bizLocation).
+    pub biz_location: String,
+}
+
+/// Builds the end-of-batch document, or None when the batch commissioned nothing.
+pub fn end_of_batch(
+    snap: &BatchSnapshot,
+    place: &Place,
+    partner: &Partner,
+    instance_id: String,
+    created: DateTime<Utc>,
+    tz_offset: &dyn Fn(DateTime<Utc>) -> String,
+) -> Option<Document> {
+    // The commissioning happened over the whole run; the event stands at its last commission.
+    let event_time = snap.commissioned.iter().map(|c| c.time).max()?;
+    let event = ObjectEvent {
+        event_time,
+        tz_offset: tz_offset(event_time),
+        epcs: snap.commissioned.iter().map(|c| c.epc.clone()).collect(),
+        action: Action::Add,
+        biz_step: Some(cbv::BIZSTEP_COMMISSIONING.to_string()),
+        disposition: Some(cbv::DISP_ACTIVE.to_string()),
+        read_point: Some(place.read_point.clone()),
+        biz_location: Some(place.biz_location.clone()),
+        ilmd: Some(Ilmd {
+            lot: snap.lot.clone(),
+            expiry: snap.expiry,
+        }),
+    };
+    Some(Document {
+        instance_id,
+        created,
+        sender_gln: partner.sender_gln.clone(),
+        receiver_gln: partner.receiver_gln.clone(),
+        events: vec![event],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Commissioned;
+    use chrono::{NaiveDate, TimeZone};
+
+    fn snap(n: usize) -> BatchSnapshot {
+        let t0 = Utc
+            .with_ymd_and_hms(2026, 3, 4, 10, 0, 0)
+            .single()
+            .expect("time");
+        BatchSnapshot {
+            batch: "B1".into(),
+            line: "L1".into(),
+            gtin: "00361414567894".into(),
+            lot: "LOT1".into(),
+            expiry: NaiveDate::from_ymd_opt(2027, 6, 30).expect("date"),
+            work_order: None,
+            planned_quantity: Some(3),
+            opened_at: t0,
+            closed_at: t0,
+            commissioned: (0..n)
+                .map(|i| Commissioned {
+                    epc: format!("urn:epc:id:sgtin:0361414.056789.S{i}"),
+                    time: t0 + chrono::Duration::seconds(i as i64),
+                })
+                .collect(),
+        }
+    }
+
+    fn build(n: usize) -> Option<Document> {
+        let place = Place {
+            read_point: "urn:epc:id:sgln:0361414.00001.L1".into(),
+            biz_location: "urn:epc:id:sgln:0361414.00000.0".into(),
+        };
+        let partner = Partner {
+            upstream: "mah".into(),
+            sender_gln: "0361414000001".into(),
+            receiver_gln: "0614141000005".into(),
+        };
+        end_of_batch(
+            &snap(n),
+            &place,
+            &partner,
+            "doc-1".into(),
+            Utc::now(),
+            &|_| "+01:00".to_string(),
+        )
+    }
+
+    #[test]
+    fn one_commissioning_event_with_every_epc_and_the_batch_ilmd() {
+        let doc = build(3).expect("document");
+        assert_eq!(doc.events.len(), 1);
+        let e = &doc.events[0];
+        assert_eq!(e.epcs.len(), 3);
+        assert_eq!(e.epcs[2], "urn:epc:id:sgtin:0361414.056789.S2");
+        assert_eq!(e.event_time, snap(3).commissioned[2].time);
+        assert_eq!(e.ilmd.as_ref().map(|i| i.lot.as_str()), Some("LOT1"));
+        assert_eq!(e.tz_offset, "+01:00");
+        assert_eq!(doc.receiver_gln, "0614141000005");
+    }
+
+    #[test]
+    fn an_empty_batch_yields_no_document() {
+        assert!(build(0).is_none());
+    }
+}

@@ -1,0 +1,196 @@
+//! The command line: subcommands, their help texts, and the operator views they print.
+//!
+//! Every subcommand takes `--config FILE` after its name (default /etc/linegate/linegate.toml),
+//! so `linegate run --config x.toml` and `linegate outbox list --config x.toml` read the same
+//! file the same way. Views print a human table, or JSON with `--json` for scripts.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::DEFAULT_PATH;
+use crate::store::{OutboxRow, QuarantineRow};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "linegate",
+    version,
+    about = "Edge gateway for pharmaceutical packaging lines: line events in, GS1 EPCIS upstream",
+    after_help = "Examples:\n  linegate validate --config /etc/linegate/linegate.toml\n  linegate run --config /etc/linegate/linegate.toml\n  linegate outbox list --config /etc/linegate/linegate.toml --json"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArg {
+    /// The configuration file
+    #[arg(long, short = 'c', value_name = "FILE", default_value = DEFAULT_PATH)]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ViewArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway daemon (systemd starts this)
+    #[command(
+        after_help = "Examples:\n  linegate run --config /etc/linegate/linegate.toml\n  RUST_LOG=linegate=debug linegate run --config ./linegate.toml"
+    )]
+    Run(ConfigArg),
+    /// Check a configuration file and list every problem in it
+    #[command(
+        after_help = "Exits 0 when the file is valid, 1 otherwise.\n\nExamples:\n  linegate validate --config /etc/linegate/linegate.toml"
+    )]
+    Validate(ConfigArg),
+    /// Documents waiting for or done with delivery upstream
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+    /// Messages refused by the gateway, with the reason
+    #[command(subcommand)]
+    Quarantine(QuarantineCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// List every delivery (document × upstream) and its state
+    #[command(
+        after_help = "Examples:\n  linegate outbox list --config /etc/linegate/linegate.toml\n  linegate outbox list --config /etc/linegate/linegate.toml --json"
+    )]
+    List(ViewArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QuarantineCommand {
+    /// List quarantined messages with the reason each was refused
+    #[command(
+        after_help = "Examples:\n  linegate quarantine list --config /etc/linegate/linegate.toml\n  linegate quarantine list --config /etc/linegate/linegate.toml --json"
+    )]
+    List(ViewArgs),
+}
+
+/// Renders rows as an aligned text table.
+pub fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    let mut out = vec![line(headers.iter().map(|h| h.to_string()).collect())];
+    out.extend(rows.into_iter().map(line));
+    out.join("\n")
+}
+
+pub fn outbox_table(rows: &[OutboxRow]) -> String {
+    if rows.is_empty() {
+        return "The outbox is empty: no document has been assembled yet.".into();
+    }
+    let body = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.document_id.clone(),
+                r.batch.clone().unwrap_or_default(),
+                r.upstream.clone(),
+                r.state.clone(),
+                r.attempts.to_string(),
+                r.last_status.map(|s| s.to_string()).unwrap_or_default(),
+                r.last_error
+                    .clone()
+                    .unwrap_or_default()
+                    .chars()
+                    .take(60)
+                    .collect(),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "DOCUMENT",
+            "BATCH",
+            "UPSTREAM",
+            "STATE",
+            "ATTEMPTS",
+            "STATUS",
+            "LAST ERROR",
+        ],
+        body,
+    )
+}
+
+pub fn quarantine_table(rows: &[QuarantineRow]) -> String {
+    if rows.is_empty() {
+        return "The quarantine is empty: no message has been refused.".into();
+    }
+    let body = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.id.to_string(),
+                r.received_at.clone(),
+                r.line.clone().unwrap_or_else(|| "-".into()),
+                r.message_id.clone().unwrap_or_else(|| "-".into()),
+                r.code.clone(),
+                r.reason.chars().take(80).collect(),
+            ]
+        })
+        .collect();
+    table(
+        &["ID", "RECEIVED", "LINE", "MESSAGE", "CODE", "REASON"],
+        body,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn config_comes_after_every_subcommand() {
+        for args in [
+            vec!["linegate", "run", "--config", "x.toml"],
+            vec!["linegate", "validate", "--config", "x.toml"],
+            vec!["linegate", "outbox", "list", "--config", "x.toml", "--json"],
+            vec!["linegate", "quarantine", "list", "-c", "x.toml"],
+        ] {
+            let cli = Cli::try_parse_from(&args).expect("parses");
+            let path = match cli.command {
+                Command::Run(c) | Command::Validate(c) => c.config,
+                Command::Outbox(OutboxCommand::List(v))
+                | Command::Quarantine(QuarantineCommand::List(v)) => v.config.config,
+            };
+            assert_eq!(path, PathBuf::from("x.toml"), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn tables_align_columns() {
+        let t = table(&["A", "LONGER"], vec![vec!["xyz".into(), "1".into()]]);
+        assert_eq!(t, "A    LONGER\nxyz  1");
+    }
+}

@@ -1,0 +1,91 @@
+//! The configuration file: read strictly, checked whole, reported all at once.
+//!
+//! `load` is the one path used by `linegate run` and `linegate validate`, so a file that
+//! validates is a file that starts. Every problem — unknown keys, missing keys, wrong types,
+//! malformed GLNs, SGLNs and URLs, duplicate names — is collected with its key path before
+//! anything is reported. Section types live in `sections`; the walker in `reader`.
+
+mod reader;
+mod sections;
+
+use std::path::{Path, PathBuf};
+
+pub use reader::Problem;
+pub use sections::{Gateway, Line, Mqtt, Upstream};
+
+use crate::gs1::CompanyPrefixes;
+
+/// The default location plant IT installs the file to.
+pub const DEFAULT_PATH: &str = "/etc/linegate/linegate.toml";
+
+/// The whole, validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub gateway: Gateway,
+    pub prefixes: CompanyPrefixes,
+    pub mqtt: Mqtt,
+    pub lines: Vec<Line>,
+    pub upstreams: Vec<Upstream>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid TOML: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("{path} has {} problem(s):\n{}", problems.len(), problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        path: PathBuf,
+        problems: Vec<Problem>,
+    },
+}
+
+/// Reads and validates the file at `path`.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&text).map_err(|e| match e {
+        ParseError::Syntax(message) => ConfigError::Syntax {
+            path: path.to_path_buf(),
+            message,
+        },
+        ParseError::Invalid(problems) => ConfigError::Invalid {
+            path: path.to_path_buf(),
+            problems,
+        },
+    })
+}
+
+#[derive(Debug)]
+pub enum ParseError {
+    Syntax(String),
+    Invalid(Vec<Problem>),
+}
+
+/// Parses and validates configuration text.
+pub fn parse(text: &str) -> Result<Config, ParseError> {
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| ParseError::Syntax(e.to_string()))?;
+    let mut p = reader::Problems::default();
+    let root = reader::Table::root(&table);
+    let config = sections::read(&root, &mut p);
+    root.finish(&mut p);
+    match config {
+        Some(c) if p.0.is_empty() => Ok(c),
+        _ if p.0.is_empty() => Err(ParseError::Invalid(vec![Problem {
+            path: "(file)".into(),
+            message: "is incomplete".into(),
+        }])),
+        _ => Err(ParseError::Invalid(p.0)),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,248 @@
+//! The sections of the configuration file and their checks.
+//!
+//! Each reader takes its table and the shared problem list and returns a value only when its
+//! own keys were usable; cross-section rules (unique names, prefixes needed to render SGLNs)
+//! are checked in `read` once every section was read.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::Config;
+use super::reader::{Problems, Table};
+use crate::gs1::{self, CompanyPrefixes, Gln};
+
+/// `[gateway]`: where data lives and who this site is.
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    pub data_dir: PathBuf,
+    pub site_gln: Gln,
+    /// The site's SGLN, derived from `site_gln` (bizLocation of every event).
+    pub site_sgln: String,
+    pub shutdown_timeout: Duration,
+    /// A fixed `±hh:mm` for eventTimeZoneOffset, or None for the host's time zone.
+    pub timezone_offset: Option<String>,
+}
+
+/// `[mqtt]`: the broker the lines publish to.
+#[derive(Debug, Clone)]
+pub struct Mqtt {
+    pub host: String,
+    pub port: u16,
+    pub topic_prefix: String,
+    pub client_id: String,
+    pub keep_alive: Duration,
+    pub max_payload_bytes: usize,
+}
+
+/// `[[line]]`: a packaging line and its SGLN (readPoint).
+#[derive(Debug, Clone)]
+pub struct Line {
+    pub id: String,
+    pub sgln: String,
+}
+
+/// `[[upstream]]`: a partner that receives documents.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    pub name: String,
+    pub url: String,
+    pub sender_gln: Gln,
+    pub receiver_gln: Gln,
+    pub timeout: Duration,
+    pub retry_initial: Duration,
+    pub retry_max: Duration,
+    pub ca_file: Option<String>,
+}
+
+pub(super) fn read(root: &Table<'_>, p: &mut Problems) -> Option<Config> {
+    let gs1 = root.table("gs1", p);
+    let known = gs1.strings("company_prefixes", p);
+    let default_len = gs1.int_or("default_company_prefix_length", 7, 6..=12, p) as usize;
+    let prefixes = CompanyPrefixes::new(known, default_len)
+        .map_err(|e| p.add(gs1.path_of("company_prefixes"), e.to_string()))
+        .ok();
+    gs1.finish(p);
+
+    let gateway = gateway(&root.table("gateway", p), prefixes.as_ref(), p);
+    let mqtt = mqtt(&root.table("mqtt", p), p);
+
+    let line_tables = root.tables("line", p);
+    if line_tables.is_empty() {
+        p.add("line", "at least one [[line]] is required");
+    }
+    let mut seen = HashSet::new();
+    let mut lines = Vec::new();
+    for t in &line_tables {
+        let id = t.string("id", p).filter(|id| {
+            let ok = id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+            if !ok {
+                p.add(t.path_of("id"), format!("'{id}' may only contain letters, digits, '-', '_' and '.' (it is part of MQTT topics)"));
+            }
+            ok
+        });
+        if let Some(id) = &id
+            && !seen.insert(id.clone())
+        {
+            p.add(t.path_of("id"), format!("line id '{id}' is used twice"));
+        }
+        let sgln = t
+            .string("sgln", p)
+            .filter(|s| check(gs1::validate_sgln_uri(s), &t.path_of("sgln"), p));
+        if let (Some(id), Some(sgln)) = (id, sgln) {
+            lines.push(Line { id, sgln });
+        }
+    }
+    line_tables.into_iter().for_each(|t| t.finish(p));
+
+    let up_tables = root.tables("upstream", p);
+    if up_tables.is_empty() {
+        p.add(
+            "upstream",
+            "at least one [[upstream]] is required (where documents are sent)",
+        );
+    }
+    let mut names = HashSet::new();
+    let mut upstreams = Vec::new();
+    for t in &up_tables {
+        if let Some(u) = upstream(t, p) {
+            if !names.insert(u.name.clone()) {
+                p.add(
+                    t.path_of("name"),
+                    format!("upstream name '{}' is used twice", u.name),
+                );
+            }
+            upstreams.push(u);
+        }
+    }
+    up_tables.into_iter().for_each(|t| t.finish(p));
+
+    Some(Config {
+        gateway: gateway?,
+        prefixes: prefixes?,
+        mqtt: mqtt?,
+        lines,
+        upstreams,
+    })
+}
+
+fn check(r: Result<(), gs1::Gs1Error>, path: &str, p: &mut Problems) -> bool {
+    r.map_err(|e| p.add(path, e.to_string())).is_ok()
+}
+
+fn gln(t: &Table<'_>, key: &str, p: &mut Problems) -> Option<Gln> {
+    let s = t.string(key, p)?;
+    Gln::parse(&s)
+        .map_err(|e| p.add(t.path_of(key), e.to_string()))
+        .ok()
+}
+
+fn gateway(t: &Table<'_>, prefixes: Option<&CompanyPrefixes>, p: &mut Problems) -> Option<Gateway> {
+    let data_dir = t.string("data_dir", p).map(PathBuf::from);
+    let site_gln = gln(t, "site_gln", p);
+    let shutdown_timeout = Duration::from_secs(t.int_or("shutdown_timeout_secs", 20, 1..=600, p));
+    let timezone_offset = t.opt_string("timezone_offset", p).filter(|z| {
+        let b = z.as_bytes();
+        let ok = b.len() == 6
+            && (b[0] == b'+' || b[0] == b'-')
+            && b[3] == b':'
+            && [1, 2, 4, 5].iter().all(|&i| b[i].is_ascii_digit());
+        if !ok {
+            p.add(
+                t.path_of("timezone_offset"),
+                format!("'{z}' must look like +01:00 or -05:00"),
+            );
+        }
+        ok
+    });
+    t.finish(p);
+    let site_gln = site_gln?;
+    let site_sgln = site_gln
+        .sgln_uri(prefixes?.len_for_gln(&site_gln), None)
+        .map_err(|e| p.add("gateway.site_gln", e.to_string()))
+        .ok()?;
+    Some(Gateway {
+        data_dir: data_dir?,
+        site_gln,
+        site_sgln,
+        shutdown_timeout,
+        timezone_offset,
+    })
+}
+
+fn mqtt(t: &Table<'_>, p: &mut Problems) -> Option<Mqtt> {
+    let endpoint = t.string("url", p).and_then(|u| {
+        let parsed = reqwest::Url::parse(&u).ok().filter(|x| x.scheme() == "mqtt" && x.host_str().is_some());
+        match parsed {
+            Some(x) => Some((x.host_str().unwrap_or_default().to_string(), x.port().unwrap_or(1883))),
+            None => {
+                p.add(t.path_of("url"), format!("'{u}' must look like mqtt://host:1883 (TLS brokers come with issue \"line inputs\")"));
+                None
+            }
+        }
+    });
+    let topic_prefix = t.string("topic_prefix", p).filter(|s| {
+        let ok = !s.contains(['+', '#']) && !s.starts_with('/') && !s.ends_with('/');
+        if !ok {
+            p.add(
+                t.path_of("topic_prefix"),
+                format!("'{s}' must not contain + or # nor start or end with /"),
+            );
+        }
+        ok
+    });
+    let client_id = t
+        .opt_string("client_id", p)
+        .unwrap_or_else(|| "linegate".into());
+    let keep_alive = Duration::from_secs(t.int_or("keep_alive_secs", 30, 5..=3600, p));
+    let max_payload_bytes =
+        t.int_or("max_payload_bytes", 1024 * 1024, 1024..=64 * 1024 * 1024, p) as usize;
+    t.finish(p);
+    let (host, port) = endpoint?;
+    Some(Mqtt {
+        host,
+        port,
+        topic_prefix: topic_prefix?,
+        client_id,
+        keep_alive,
+        max_payload_bytes,
+    })
+}
+
+fn upstream(t: &Table<'_>, p: &mut Problems) -> Option<Upstream> {
+    let name = t.string("name", p);
+    let url = t.string("url", p).filter(|u| {
+        let ok = reqwest::Url::parse(u)
+            .is_ok_and(|x| matches!(x.scheme(), "http" | "https") && x.host_str().is_some());
+        if !ok {
+            p.add(
+                t.path_of("url"),
+                format!("'{u}' must be an http:// or https:// URL"),
+            );
+        }
+        ok
+    });
+    let sender_gln = gln(t, "sender_gln", p);
+    let receiver_gln = gln(t, "receiver_gln", p);
+    let timeout = Duration::from_secs(t.int_or("timeout_secs", 30, 1..=600, p));
+    let retry_initial =
+        Duration::from_millis(t.int_or("retry_initial_ms", 1_000, 10..=3_600_000, p));
+    let retry_max = Duration::from_millis(t.int_or("retry_max_ms", 600_000, 10..=86_400_000, p));
+    if retry_max < retry_initial {
+        p.add(
+            t.path_of("retry_max_ms"),
+            "must not be smaller than retry_initial_ms",
+        );
+    }
+    let ca_file = t.opt_string("ca_file", p);
+    Some(Upstream {
+        name: name?,
+        url: url?,
+        sender_gln: sender_gln?,
+        receiver_gln: receiver_gln?,
+        timeout,
+        retry_initial,
+        retry_max,
+        ca_file,
+    })
+}

@@ -1,0 +1,32 @@
+//! linegate: an edge gateway for pharmaceutical packaging lines.
+//!
+//! Lines report commission and batch events over MQTT; linegate stores each event durably in
+//! SQLite before acknowledging it, checks it against the line's rules, assembles GS1 EPCIS
+//! documents when a batch closes and forwards them upstream at least once.
+//!
+//! # Layout (see ARCHITECTURE.md for the invariants)
+//! * `config`: the TOML file, read strictly, every problem reported at once.
+//! * `gs1`: pure parsing and rendering of GS1 identifiers (GTIN, SSCC, GLN, EPC URIs).
+//! * `model`: domain values shared by rules, store and assembler.
+//! * `protocol`: the MQTT protocol v1 decoder (JSON → `model`), pure.
+//! * `rules`: the line rules, pure; judged inside the store's transaction.
+//! * `store`: the SQLite store, the only module that knows SQL; one writer thread, group commit.
+//! * `sources`: inputs (MQTT); acknowledge only after the store committed.
+//! * `epcis`: EPCIS document model and the 1.2 XML writer, pure.
+//! * `assemble`: turns closed batches into outbox documents in one store transaction.
+//! * `forward`: delivers outbox documents to upstreams (HTTP), at least once.
+//! * `app`: wiring, startup and ordered shutdown.
+
+pub mod app;
+pub mod assemble;
+pub mod cli;
+pub mod config;
+pub mod epcis;
+pub mod forward;
+pub mod gs1;
+pub mod model;
+pub mod protocol;
+pub mod rules;
+pub mod shutdown;
+pub mod sources;
+pub mod store;

@@ -1,0 +1,84 @@
+//! The `linegate` binary: parse the command line, set up logging, dispatch.
+//!
+//! Everything of substance lives in the library (`app::run` for the daemon); this file only
+//! turns results into exit codes and messages an operator can act on.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use linegate::cli::{self, Cli, Command, OutboxCommand, QuarantineCommand, ViewArgs};
+use linegate::config::{self, ConfigError};
+use linegate::store::ReadOnlyStore;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Run(args) => {
+            let config = config::load(&args.config)?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            runtime.block_on(linegate::app::run(config, linegate::shutdown::signal()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Validate(args) => match config::load(&args.config) {
+            Ok(c) => {
+                println!(
+                    "{} is valid: {} line(s), {} upstream(s), data in {}",
+                    args.config.display(),
+                    c.lines.len(),
+                    c.upstreams.len(),
+                    c.gateway.data_dir.display()
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(
+                e @ (ConfigError::Invalid { .. }
+                | ConfigError::Syntax { .. }
+                | ConfigError::Read { .. }),
+            ) => {
+                eprintln!("{e}");
+                Ok(ExitCode::FAILURE)
+            }
+        },
+        Command::Outbox(OutboxCommand::List(v)) => view(v, |s| Ok(s.outbox()?), cli::outbox_table),
+        Command::Quarantine(QuarantineCommand::List(v)) => {
+            view(v, |s| Ok(s.quarantine()?), cli::quarantine_table)
+        }
+    }
+}
+
+fn view<T: serde::Serialize>(
+    args: ViewArgs,
+    rows: impl Fn(&ReadOnlyStore) -> anyhow::Result<Vec<T>>,
+    render: impl Fn(&[T]) -> String,
+) -> anyhow::Result<ExitCode> {
+    let config = config::load(&args.config.config)?;
+    let store = ReadOnlyStore::open(&config.gateway.data_dir)?;
+    let rows = rows(&store)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        println!("{}", render(&rows));
+    }
+    Ok(ExitCode::SUCCESS)
+}

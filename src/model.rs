@@ -1,0 +1,191 @@
+//! Domain values shared by the line rules, the store and the assembler.
+//!
+//! These types are what a line *said*, after it was decoded and its identifiers were validated:
+//! nothing here knows JSON, MQTT, SQL or XML. The store persists them, the rules judge them and
+//! the assembler turns them into EPCIS. Keeping them plain (strings that were already validated
+//! by `gs1`, dates, times) is what lets the store stay ignorant of GS1 parsing.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+/// One message from a line, accepted by the decoder and ready for the line rules.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineMessage {
+    /// The line the message came from (from the MQTT topic), as configured in `[[line]]`.
+    pub line: String,
+    /// The sender's unique message id: the de-duplication key together with `line`.
+    pub message_id: String,
+    /// When the event happened on the line (the message's `time`, else the receive time).
+    pub time: DateTime<Utc>,
+    pub event: LineEvent,
+}
+
+/// What happened on the line.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LineEvent {
+    BatchOpen(BatchOpen),
+    Commission {
+        batch: String,
+        codes: Vec<CodeRecord>,
+    },
+    BatchClose {
+        batch: String,
+    },
+}
+
+impl LineEvent {
+    /// The protocol's name for the event, as stored in the message log.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            LineEvent::BatchOpen(_) => "batch_open",
+            LineEvent::Commission { .. } => "commission",
+            LineEvent::BatchClose { .. } => "batch_close",
+        }
+    }
+}
+
+/// The master data of a batch as the line announced it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchOpen {
+    pub batch: String,
+    /// GTIN-14, already validated.
+    pub gtin: String,
+    pub lot: String,
+    pub expiry: NaiveDate,
+    pub work_order: Option<String>,
+    pub planned_quantity: Option<u64>,
+}
+
+/// One serialised identifier read on the line, validated and rendered once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CodeRecord {
+    /// Canonical element-string key, e.g. `(01)00361414567894(21)ABC123`; unique in the registry.
+    pub key: String,
+    /// EPC pure-identity URI used in EPCIS documents.
+    pub epc: String,
+    /// GTIN-14 of an SGTIN (None for an SSCC).
+    pub gtin: Option<String>,
+    /// Lot and expiry if the code carried them (AI 10 / AI 17), for wrong-label detection.
+    pub lot: Option<String>,
+    pub expiry: Option<NaiveDate>,
+}
+
+/// Why a message was refused: a machine code for the line and a sentence for the operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub code: RejectCode,
+    pub reason: String,
+}
+
+impl Rejection {
+    pub fn new(code: RejectCode, reason: impl Into<String>) -> Self {
+        Rejection {
+            code,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The closed set of rejection codes published on the rejects topic (protocol v1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectCode {
+    InvalidJson,
+    PayloadTooLarge,
+    MissingField,
+    InvalidField,
+    UnknownType,
+    InvalidCode,
+    UnknownLine,
+    BatchNotOpen,
+    BatchExists,
+    DuplicateCode,
+    GtinMismatch,
+    LabelMismatch,
+}
+
+impl RejectCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectCode::InvalidJson => "invalid_json",
+            RejectCode::PayloadTooLarge => "payload_too_large",
+            RejectCode::MissingField => "missing_field",
+            RejectCode::InvalidField => "invalid_field",
+            RejectCode::UnknownType => "unknown_type",
+            RejectCode::InvalidCode => "invalid_code",
+            RejectCode::UnknownLine => "unknown_line",
+            RejectCode::BatchNotOpen => "batch_not_open",
+            RejectCode::BatchExists => "batch_exists",
+            RejectCode::DuplicateCode => "duplicate_code",
+            RejectCode::GtinMismatch => "gtin_mismatch",
+            RejectCode::LabelMismatch => "label_mismatch",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        const ALL: [RejectCode; 12] = [
+            RejectCode::InvalidJson,
+            RejectCode::PayloadTooLarge,
+            RejectCode::MissingField,
+            RejectCode::InvalidField,
+            RejectCode::UnknownType,
+            RejectCode::InvalidCode,
+            RejectCode::UnknownLine,
+            RejectCode::BatchNotOpen,
+            RejectCode::BatchExists,
+            RejectCode::DuplicateCode,
+            RejectCode::GtinMismatch,
+            RejectCode::LabelMismatch,
+        ];
+        ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// A message that could not be accepted, with everything the quarantine keeps about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quarantined {
+    pub line: Option<String>,
+    pub topic: String,
+    pub message_id: Option<String>,
+    pub received_at: DateTime<Utc>,
+    pub rejection: Rejection,
+    /// The payload as received, cut to `QUARANTINE_PAYLOAD_MAX` bytes.
+    pub payload: Vec<u8>,
+    /// The full payload length, so an operator sees how large the original was.
+    pub payload_len: usize,
+}
+
+/// How much of a rejected payload the quarantine keeps (the rest of a 10 MB blob is noise).
+pub const QUARANTINE_PAYLOAD_MAX: usize = 64 * 1024;
+
+/// A closed batch with everything the assembler needs, read in the assembling transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchSnapshot {
+    pub batch: String,
+    pub line: String,
+    pub gtin: String,
+    pub lot: String,
+    pub expiry: NaiveDate,
+    pub work_order: Option<String>,
+    pub planned_quantity: Option<u64>,
+    pub opened_at: DateTime<Utc>,
+    pub closed_at: DateTime<Utc>,
+    /// Commissioned identifiers in commissioning order.
+    pub commissioned: Vec<Commissioned>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Commissioned {
+    pub epc: String,
+    pub time: DateTime<Utc>,
+}
+
+/// A document ready for the outbox: built by the assembler, stored with its deliveries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewDocument {
+    /// The SBDH InstanceIdentifier; also the `Idempotency-Key` on every delivery attempt.
+    pub document_id: String,
+    pub kind: String,
+    pub content_type: String,
+    pub body: Vec<u8>,
+    /// The upstream it is addressed to (`[[upstream]] name`).
+    pub upstream: String,
+}

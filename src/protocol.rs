@@ -1,0 +1,363 @@
+//! MQTT protocol v1: the contract with PLC integrators (docs/mqtt-protocol-v1.md,
+//! schemas/line-event-v1.schema.json).
+//!
+//! Decoding is pure: bytes in, a `model::LineMessage` or a `Rejection` out. Every way a payload
+//! can be wrong (not JSON, too large, a missing or mistyped field, an unknown type, a malformed
+//! GS1 code) ends in a `Rejection` with a code the line can act on and a sentence an operator
+//! understands. Nothing here panics on input and nothing here touches the store: whether a batch
+//! is open or a serial is already used is for `rules`, which sees the ledger.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::{Map, Value};
+
+use crate::gs1::{self, CompanyPrefixes, Gtin, Lot};
+use crate::model::{BatchOpen, CodeRecord, LineEvent, LineMessage, RejectCode, Rejection};
+
+/// Longest message id, batch id or work order accepted (they end up in keys and logs).
+const MAX_ID_LEN: usize = 128;
+
+/// What a decoder needs besides the payload.
+pub struct DecodeContext<'a> {
+    pub line: &'a str,
+    pub received_at: DateTime<Utc>,
+    pub max_payload_bytes: usize,
+    pub prefixes: &'a CompanyPrefixes,
+}
+
+/// A payload that was refused, with the message id when it could be read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refused {
+    pub message_id: Option<String>,
+    pub rejection: Rejection,
+}
+
+/// Decodes one payload from `{prefix}/lines/{line}/events`.
+pub fn decode(payload: &[u8], ctx: &DecodeContext<'_>) -> Result<LineMessage, Refused> {
+    if payload.len() > ctx.max_payload_bytes {
+        return Err(Refused {
+            message_id: None,
+            rejection: Rejection::new(
+                RejectCode::PayloadTooLarge,
+                format!(
+                    "payload is {} bytes, more than mqtt.max_payload_bytes = {}; split the message",
+                    payload.len(),
+                    ctx.max_payload_bytes
+                ),
+            ),
+        });
+    }
+    let value: Value = serde_json::from_slice(payload).map_err(|e| Refused {
+        message_id: None,
+        rejection: Rejection::new(
+            RejectCode::InvalidJson,
+            format!("payload is not valid JSON: {e}"),
+        ),
+    })?;
+    let Value::Object(obj) = value else {
+        return Err(Refused {
+            message_id: None,
+            rejection: Rejection::new(RejectCode::InvalidJson, "payload must be a JSON object"),
+        });
+    };
+    let id = match obj.get("id") {
+        Some(Value::String(s)) if !s.is_empty() && s.len() <= MAX_ID_LEN => s.clone(),
+        Some(_) => {
+            return Err(refused(
+                None,
+                RejectCode::InvalidField,
+                format!("field `id` must be a non-empty string of at most {MAX_ID_LEN} characters"),
+            ));
+        }
+        None => {
+            return Err(refused(
+                None,
+                RejectCode::MissingField,
+                "field `id` is required",
+            ));
+        }
+    };
+    decode_object(&obj, &id, ctx).map_err(|rejection| Refused {
+        message_id: Some(id),
+        rejection,
+    })
+}
+
+fn refused(id: Option<String>, code: RejectCode, reason: impl Into<String>) -> Refused {
+    Refused {
+        message_id: id,
+        rejection: Rejection::new(code, reason),
+    }
+}
+
+fn decode_object(
+    obj: &Map<String, Value>,
+    id: &str,
+    ctx: &DecodeContext<'_>,
+) -> Result<LineMessage, Rejection> {
+    let f = Fields { obj };
+    let kind = f.string("type")?;
+    let time = match obj.get("time") {
+        None | Some(Value::Null) => ctx.received_at,
+        Some(Value::String(s)) => DateTime::parse_from_rfc3339(s)
+            .map_err(|e| {
+                invalid(
+                    "time",
+                    format!("must be an RFC 3339 timestamp such as 2026-03-04T10:15:00Z ({e})"),
+                )
+            })?
+            .with_timezone(&Utc),
+        Some(_) => return Err(invalid("time", "must be an RFC 3339 timestamp string")),
+    };
+    let event = match kind.as_str() {
+        "batch_open" => LineEvent::BatchOpen(batch_open(&f)?),
+        "commission" => LineEvent::Commission {
+            batch: f.id_string("batch")?,
+            codes: codes(&f, ctx)?,
+        },
+        "batch_close" => LineEvent::BatchClose {
+            batch: f.id_string("batch")?,
+        },
+        other => {
+            return Err(Rejection::new(
+                RejectCode::UnknownType,
+                format!(
+                    "unknown type `{other}`; protocol v1 knows batch_open, commission, batch_close"
+                ),
+            ));
+        }
+    };
+    Ok(LineMessage {
+        line: ctx.line.to_string(),
+        message_id: id.to_string(),
+        time,
+        event,
+    })
+}
+
+fn batch_open(f: &Fields<'_>) -> Result<BatchOpen, Rejection> {
+    let batch = f.id_string("batch")?;
+    let gtin = Gtin::parse(&f.string("gtin")?).map_err(|e| invalid("gtin", e.to_string()))?;
+    let lot = Lot::parse(&f.string("lot")?).map_err(|e| invalid("lot", e.to_string()))?;
+    let expiry_raw = f.string("expiry")?;
+    let expiry = NaiveDate::parse_from_str(&expiry_raw, "%Y-%m-%d").map_err(|_| {
+        invalid(
+            "expiry",
+            format!("'{expiry_raw}' is not a date in the form YYYY-MM-DD"),
+        )
+    })?;
+    let work_order = match f.obj.get("work_order") {
+        None | Some(Value::Null) => None,
+        Some(_) => Some(f.id_string("work_order")?),
+    };
+    let planned_quantity = match f.obj.get("planned_quantity") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            v.as_u64()
+                .ok_or_else(|| invalid("planned_quantity", "must be a whole number"))?,
+        ),
+    };
+    Ok(BatchOpen {
+        batch,
+        gtin: gtin.as_str().to_string(),
+        lot: lot.as_str().to_string(),
+        expiry,
+        work_order,
+        planned_quantity,
+    })
+}
+
+fn codes(f: &Fields<'_>, ctx: &DecodeContext<'_>) -> Result<Vec<CodeRecord>, Rejection> {
+    let list = match f.obj.get("codes") {
+        None => return Err(missing("codes")),
+        Some(Value::Array(list)) if !list.is_empty() => list,
+        Some(_) => {
+            return Err(invalid(
+                "codes",
+                "must be a non-empty array of identifier strings",
+            ));
+        }
+    };
+    let today = ctx.received_at.date_naive();
+    let mut out = Vec::with_capacity(list.len());
+    for (i, v) in list.iter().enumerate() {
+        let Value::String(text) = v else {
+            return Err(invalid(&format!("codes[{i}]"), "must be a string"));
+        };
+        let bad = |e: gs1::Gs1Error| {
+            Rejection::new(
+                RejectCode::InvalidCode,
+                format!("codes[{i}] '{}': {e}", shorten(text)),
+            )
+        };
+        let code = gs1::parse_code(text, today).map_err(bad)?;
+        let epc = ctx.prefixes.epc_uri(&code).map_err(bad)?;
+        out.push(CodeRecord {
+            key: code.id.key(),
+            epc,
+            gtin: code.id.gtin().map(|g| g.as_str().to_string()),
+            lot: code.lot.map(|l| l.as_str().to_string()),
+            expiry: code.expiry.map(|e| e.date()),
+        });
+    }
+    Ok(out)
+}
+
+/// Keeps operator messages readable when a line sends something huge.
+fn shorten(s: &str) -> String {
+    if s.chars().count() <= 60 {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(60).collect::<String>())
+    }
+}
+
+fn missing(field: &str) -> Rejection {
+    Rejection::new(
+        RejectCode::MissingField,
+        format!("field `{field}` is required"),
+    )
+}
+
+fn invalid(field: &str, why: impl std::fmt::Display) -> Rejection {
+    Rejection::new(RejectCode::InvalidField, format!("field `{field}` {why}"))
+}
+
+/// Typed access to the fields of one message, turning absence and wrong types into rejections.
+struct Fields<'a> {
+    obj: &'a Map<String, Value>,
+}
+
+impl Fields<'_> {
+    fn string(&self, key: &str) -> Result<String, Rejection> {
+        match self.obj.get(key) {
+            None | Some(Value::Null) => Err(missing(key)),
+            Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+            Some(_) => Err(invalid(key, "must be a non-empty string")),
+        }
+    }
+
+    fn id_string(&self, key: &str) -> Result<String, Rejection> {
+        let s = self.string(key)?;
+        if s.len() > MAX_ID_LEN || s.chars().any(|c| c.is_control()) {
+            return Err(invalid(
+                key,
+                format!("must be at most {MAX_ID_LEN} printable characters"),
+            ));
+        }
+        Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx_decode(payload: &str) -> Result<LineMessage, Refused> {
+        let prefixes = CompanyPrefixes::new(vec!["0361414".into()], 7).expect("prefixes");
+        let ctx = DecodeContext {
+            line: "L1",
+            received_at: Utc::now(),
+            max_payload_bytes: 4096,
+            prefixes: &prefixes,
+        };
+        decode(payload.as_bytes(), &ctx)
+    }
+
+    fn check_reject(payload: &str, code: RejectCode, id: Option<&str>) {
+        let err = ctx_decode(payload).expect_err(payload);
+        assert_eq!(
+            err.rejection.code, code,
+            "{payload}: {}",
+            err.rejection.reason
+        );
+        assert_eq!(err.message_id.as_deref(), id, "{payload}");
+        assert!(!err.rejection.reason.is_empty());
+    }
+
+    #[test]
+    fn rejects_bad_payloads_with_a_code() {
+        check_reject("{", RejectCode::InvalidJson, None);
+        check_reject("[1,2]", RejectCode::InvalidJson, None);
+        check_reject(r#"{"type":"commission"}"#, RejectCode::MissingField, None);
+        check_reject(
+            r#"{"id":5,"type":"commission"}"#,
+            RejectCode::InvalidField,
+            None,
+        );
+        check_reject(
+            r#"{"id":"m1","type":"explode"}"#,
+            RejectCode::UnknownType,
+            Some("m1"),
+        );
+        check_reject(
+            r#"{"id":"m1","type":"commission","batch":"B1"}"#,
+            RejectCode::MissingField,
+            Some("m1"),
+        );
+        check_reject(
+            r#"{"id":"m1","type":"commission","batch":"B1","codes":[]}"#,
+            RejectCode::InvalidField,
+            Some("m1"),
+        );
+        check_reject(
+            r#"{"id":"m1","type":"commission","batch":"B1","codes":["(01)00361414567895(21)A"]}"#,
+            RejectCode::InvalidCode,
+            Some("m1"),
+        );
+        check_reject(
+            r#"{"id":"m1","type":"commission","batch":"B1","codes":[7]}"#,
+            RejectCode::InvalidField,
+            Some("m1"),
+        );
+        check_reject(
+            r#"{"id":"m1","type":"batch_open","batch":"B1","gtin":"123","lot":"L","expiry":"2027-01-31"}"#,
+            RejectCode::InvalidField,
+            Some("m1"),
+        );
+        check_reject(
+            r#"{"id":"m1","type":"batch_open","batch":"B1","gtin":"00361414567894","lot":"L","expiry":"2027-02-30"}"#,
+            RejectCode::InvalidField,
+            Some("m1"),
+        );
+        check_reject(
+            r#"{"id":"m1","type":"batch_close","batch":"B1","time":"yesterday"}"#,
+            RejectCode::InvalidField,
+            Some("m1"),
+        );
+        check_reject(
+            &format!(r#"{{"id":"m1","pad":"{}"}}"#, "x".repeat(5000)),
+            RejectCode::PayloadTooLarge,
+            None,
+        );
+    }
+
+    #[test]
+    fn decodes_the_three_message_types() {
+        let open = ctx_decode(r#"{"id":"m1","type":"batch_open","batch":"B1","gtin":"00361414567894","lot":"LOT1","expiry":"2027-06-30","planned_quantity":100}"#).expect("open");
+        let LineEvent::BatchOpen(b) = open.event else {
+            panic!("not batch_open")
+        };
+        assert_eq!(
+            (b.gtin.as_str(), b.lot.as_str(), b.planned_quantity),
+            ("00361414567894", "LOT1", Some(100))
+        );
+        assert_eq!(
+            b.expiry,
+            NaiveDate::from_ymd_opt(2027, 6, 30).expect("date")
+        );
+
+        let c = ctx_decode(r#"{"id":"m2","type":"commission","batch":"B1","time":"2026-03-04T10:15:00+01:00","codes":["(01)00361414567894(21)ABC123","urn:epc:id:sgtin:0361414.056789.X%2FY"]}"#).expect("commission");
+        assert_eq!(c.time.to_rfc3339(), "2026-03-04T09:15:00+00:00");
+        let LineEvent::Commission { batch, codes } = c.event else {
+            panic!("not commission")
+        };
+        assert_eq!(batch, "B1");
+        assert_eq!(codes[0].epc, "urn:epc:id:sgtin:0361414.056789.ABC123");
+        assert_eq!(codes[0].key, "(01)00361414567894(21)ABC123");
+        assert_eq!(codes[1].key, "(01)00361414567894(21)X/Y");
+        assert_eq!(codes[1].gtin.as_deref(), Some("00361414567894"));
+
+        let close = ctx_decode(r#"{"id":"m3","type":"batch_close","batch":"B1"}"#).expect("close");
+        assert_eq!(close.event, LineEvent::BatchClose { batch: "B1".into() });
+    }
+}

@@ -1,0 +1,239 @@
+//! Applying line messages to the ledger: message log, batches, serial registry and quarantine.
+//!
+//! Runs inside the writer's group transaction. Each message is first de-duplicated on
+//! (line, message id), then judged by `rules::judge` against the ledger as this very transaction
+//! sees it, then either applied or quarantined — and in both cases logged, so a redelivery of the
+//! same id gets the same verdict without being applied twice.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::{Decoded, IngestItem, IngestOutcome, StoreError};
+use crate::model::{LineEvent, LineMessage, QUARANTINE_PAYLOAD_MAX, RejectCode, Rejection};
+use crate::rules::{self, BatchState, BatchView, LedgerView};
+
+pub(super) fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Applies one item. Returns the outcome and whether a batch was closed.
+pub(super) fn ingest(
+    tx: &Transaction<'_>,
+    item: &IngestItem,
+) -> Result<(IngestOutcome, bool), StoreError> {
+    match &item.decoded {
+        Decoded::Refused {
+            message_id,
+            rejection,
+        } => {
+            if let Some(id) = message_id {
+                let line = item.line.as_deref().unwrap_or("");
+                if let Some(earlier) = earlier_verdict(tx, line, id)? {
+                    return Ok((IngestOutcome::Duplicate { earlier }, false));
+                }
+                log_message(
+                    tx,
+                    line,
+                    id,
+                    "unknown",
+                    item.received_at,
+                    None,
+                    Some(rejection),
+                )?;
+            }
+            quarantine(tx, item, message_id.as_deref(), rejection)?;
+            Ok((IngestOutcome::Rejected(rejection.clone()), false))
+        }
+        Decoded::Accepted(msg) => {
+            if let Some(earlier) = earlier_verdict(tx, &msg.line, &msg.message_id)? {
+                return Ok((IngestOutcome::Duplicate { earlier }, false));
+            }
+            let verdict = rules::judge(msg, &TxLedger { tx })?;
+            let kind = msg.event.kind();
+            match verdict {
+                Err(rejection) => {
+                    log_message(
+                        tx,
+                        &msg.line,
+                        &msg.message_id,
+                        kind,
+                        item.received_at,
+                        Some(msg.time),
+                        Some(&rejection),
+                    )?;
+                    quarantine(tx, item, Some(&msg.message_id), &rejection)?;
+                    Ok((IngestOutcome::Rejected(rejection), false))
+                }
+                Ok(()) => {
+                    let closed = apply(tx, msg)?;
+                    log_message(
+                        tx,
+                        &msg.line,
+                        &msg.message_id,
+                        kind,
+                        item.received_at,
+                        Some(msg.time),
+                        None,
+                    )?;
+                    Ok((IngestOutcome::Applied, closed))
+                }
+            }
+        }
+    }
+}
+
+fn apply(tx: &Transaction<'_>, msg: &LineMessage) -> Result<bool, StoreError> {
+    match &msg.event {
+        LineEvent::BatchOpen(b) => {
+            tx.prepare_cached(
+                "INSERT INTO batches (batch, line, gtin, lot, expiry, work_order, planned_quantity, state, opened_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8)",
+            )?
+            .execute(params![
+                b.batch,
+                msg.line,
+                b.gtin,
+                b.lot,
+                b.expiry.format("%Y-%m-%d").to_string(),
+                b.work_order,
+                b.planned_quantity.map(|q| q as i64),
+                ts(msg.time)
+            ])?;
+            Ok(false)
+        }
+        LineEvent::Commission { batch, codes } => {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO serials (key, epc, batch, state, commissioned_at, line, message_id)
+                 VALUES (?1, ?2, ?3, 'commissioned', ?4, ?5, ?6)",
+            )?;
+            let at = ts(msg.time);
+            for c in codes {
+                stmt.execute(params![c.key, c.epc, batch, at, msg.line, msg.message_id])?;
+            }
+            Ok(false)
+        }
+        LineEvent::BatchClose { batch } => {
+            tx.prepare_cached(
+                "UPDATE batches SET state = 'closed', closed_at = ?2 WHERE batch = ?1",
+            )?
+            .execute(params![batch, ts(msg.time)])?;
+            Ok(true)
+        }
+    }
+}
+
+fn earlier_verdict(
+    tx: &Transaction<'_>,
+    line: &str,
+    id: &str,
+) -> Result<Option<Option<Rejection>>, StoreError> {
+    let row: Option<(String, Option<String>, Option<String>)> = tx
+        .prepare_cached("SELECT status, reject_code, reject_reason FROM messages WHERE line = ?1 AND message_id = ?2")?
+        .query_row(params![line, id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    Ok(row.map(|(status, code, reason)| {
+        if status == "applied" {
+            return None;
+        }
+        let code = code
+            .as_deref()
+            .and_then(RejectCode::parse)
+            .unwrap_or(RejectCode::InvalidField);
+        Some(Rejection::new(code, reason.unwrap_or_default()))
+    }))
+}
+
+fn log_message(
+    tx: &Transaction<'_>,
+    line: &str,
+    id: &str,
+    kind: &str,
+    received_at: DateTime<Utc>,
+    event_time: Option<DateTime<Utc>>,
+    rejection: Option<&Rejection>,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO messages (line, message_id, kind, received_at, event_time, status, reject_code, reject_reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        line,
+        id,
+        kind,
+        ts(received_at),
+        event_time.map(ts),
+        if rejection.is_some() { "rejected" } else { "applied" },
+        rejection.map(|r| r.code.as_str()),
+        rejection.map(|r| r.reason.as_str()),
+    ])?;
+    Ok(())
+}
+
+fn quarantine(
+    tx: &Transaction<'_>,
+    item: &IngestItem,
+    id: Option<&str>,
+    rejection: &Rejection,
+) -> Result<(), StoreError> {
+    let kept = &item.payload[..item.payload.len().min(QUARANTINE_PAYLOAD_MAX)];
+    tx.prepare_cached(
+        "INSERT INTO quarantine (received_at, line, topic, message_id, code, reason, payload, payload_len)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        ts(item.received_at),
+        item.line,
+        item.topic,
+        id,
+        rejection.code.as_str(),
+        rejection.reason,
+        kept,
+        item.payload.len() as i64
+    ])?;
+    Ok(())
+}
+
+/// The ledger as the open transaction sees it, for the rules.
+struct TxLedger<'a, 'c> {
+    tx: &'a Transaction<'c>,
+}
+
+impl LedgerView for TxLedger<'_, '_> {
+    type Error = StoreError;
+
+    fn batch(&self, batch: &str) -> Result<Option<BatchView>, StoreError> {
+        let row: Option<(String, String, String, String, String)> = self
+            .tx
+            .prepare_cached("SELECT line, state, gtin, lot, expiry FROM batches WHERE batch = ?1")?
+            .query_row([batch], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .optional()?;
+        let Some((line, state, gtin, lot, expiry)) = row else {
+            return Ok(None);
+        };
+        let state = match state.as_str() {
+            "failed" => BatchState::Assembled,
+            s => BatchState::parse(s)
+                .ok_or_else(|| StoreError::Corrupt(format!("batch {batch} has state {s}")))?,
+        };
+        let expiry = chrono::NaiveDate::parse_from_str(&expiry, "%Y-%m-%d")
+            .map_err(|_| StoreError::Corrupt(format!("batch {batch} has expiry {expiry}")))?;
+        Ok(Some(BatchView {
+            line,
+            state,
+            gtin,
+            lot,
+            expiry,
+        }))
+    }
+
+    fn is_commissioned(&self, key: &str) -> Result<bool, StoreError> {
+        let found: Option<i64> = self
+            .tx
+            .prepare_cached("SELECT 1 FROM serials WHERE key = ?1")?
+            .query_row([key], |r| r.get(0))
+            .optional()?;
+        Ok(found.is_some())
+    }
+}

@@ -1,0 +1,252 @@
+//! The durable store: one SQLite file, the only channel between sources, assembly and forwarding.
+//!
+//! ## Design constraints
+//! * Nothing is acknowledged before it is committed. Every write goes through one writer thread
+//!   that owns the read-write connection; callers get their answer only after `COMMIT` returned.
+//! * Group commit: the writer drains whatever ingest requests are queued (up to `GROUP_MAX`) and
+//!   applies them in one transaction, so one fsync covers many line events.
+//! * `journal_mode=WAL`, `synchronous=FULL`: a committed transaction survives `kill -9` and power
+//!   loss. The schema is migrated by `user_version` (see `schema`).
+//! * The request channel is bounded: when the disk is slow, callers wait (backpressure), nobody drops.
+//! * Only this module knows SQL. The line rules are judged here, inside the writing transaction,
+//!   through `rules::LedgerView`; the assembler's pure build step runs inside the transaction that
+//!   marks the batch assembled and enqueues its documents.
+
+mod ledger;
+mod outbox;
+mod read;
+mod schema;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::sync::{Notify, mpsc, oneshot};
+
+pub use outbox::{AttemptOutcome, Delivery};
+pub use read::{OutboxRow, QuarantineRow, ReadOnlyStore};
+
+use crate::model::{BatchSnapshot, LineMessage, NewDocument, Rejection};
+
+/// Most ingest requests applied in one transaction.
+pub const GROUP_MAX: usize = 512;
+/// Capacity of the request channel; senders wait when it is full.
+const CHANNEL_CAPACITY: usize = 2048;
+/// The file name of the database under `gateway.data_dir`.
+pub const DB_FILE: &str = "linegate.db";
+
+/// Errors at the storage boundary. A caller that gets one must not acknowledge anything.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot prepare data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "database schema version {found} is newer than this linegate supports ({supported}); install a newer linegate"
+    )]
+    TooNew { found: i64, supported: i64 },
+    #[error("stored value is unreadable: {0}")]
+    Corrupt(String),
+    #[error("the store writer has stopped")]
+    Closed,
+}
+
+/// What a source hands to the store: a decoded message or a refusal, plus the raw facts.
+#[derive(Debug, Clone)]
+pub struct IngestItem {
+    pub topic: String,
+    /// The configured line, or None when the topic named a line that is not configured.
+    pub line: Option<String>,
+    pub received_at: chrono::DateTime<chrono::Utc>,
+    pub payload: Vec<u8>,
+    pub decoded: Decoded,
+}
+
+#[derive(Debug, Clone)]
+pub enum Decoded {
+    Accepted(LineMessage),
+    Refused {
+        message_id: Option<String>,
+        rejection: Rejection,
+    },
+}
+
+/// The committed result of one ingest.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IngestOutcome {
+    Applied,
+    /// Stored in quarantine; the line must be told.
+    Rejected(Rejection),
+    /// The (line, id) was seen before; nothing was applied again. `earlier` is the first verdict.
+    Duplicate {
+        earlier: Option<Rejection>,
+    },
+}
+
+/// The committed outcome of a submitted ingest, once the writer has it.
+pub struct PendingIngest(oneshot::Receiver<Result<IngestOutcome, StoreError>>);
+
+impl PendingIngest {
+    pub async fn outcome(self) -> Result<IngestOutcome, StoreError> {
+        self.0.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+/// Builds the documents of one closed batch; runs inside the store's transaction, must be pure.
+pub type BuildFn = Box<dyn FnOnce(&BatchSnapshot) -> Result<Vec<NewDocument>, String> + Send>;
+
+/// The result of one assembly step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Assembled {
+    Documents {
+        batch: String,
+        document_ids: Vec<String>,
+    },
+    Failed {
+        batch: String,
+        reason: String,
+    },
+}
+
+enum Command {
+    Ingest(
+        Box<IngestItem>,
+        oneshot::Sender<Result<IngestOutcome, StoreError>>,
+    ),
+    Assemble(
+        BuildFn,
+        oneshot::Sender<Result<Option<Assembled>, StoreError>>,
+    ),
+    NextDelivery(
+        String,
+        oneshot::Sender<Result<Option<Delivery>, StoreError>>,
+    ),
+    RecordAttempt(
+        outbox::AttemptRecord,
+        oneshot::Sender<Result<(), StoreError>>,
+    ),
+}
+
+/// Wake-ups for the tasks that read from the store. They carry no data: the store does.
+#[derive(Default)]
+pub struct Wakeups {
+    /// Notified after a commit that closed a batch.
+    pub batch_closed: Notify,
+    /// Notified after a commit that enqueued documents.
+    pub outbox_changed: Notify,
+}
+
+/// A cheap, cloneable handle to the writer thread.
+#[derive(Clone)]
+pub struct Store {
+    commands: mpsc::Sender<Command>,
+    wakeups: Arc<Wakeups>,
+}
+
+/// Owns the writer thread; `join` waits for it after every `Store` handle is dropped.
+pub struct StoreThread {
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl StoreThread {
+    /// Waits until the writer has applied everything queued and closed the database.
+    pub fn join(mut self) {
+        if let Some(h) = self.handle.take()
+            && h.join().is_err()
+        {
+            tracing::error!("the store writer thread panicked");
+        }
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) `data_dir/linegate.db`, migrates it and starts the writer.
+    pub fn open(data_dir: &Path) -> Result<(Store, StoreThread), StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
+        let conn = writer::open_connection(&data_dir.join(DB_FILE))?;
+        let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+        let wakeups = Arc::new(Wakeups::default());
+        let thread_wakeups = wakeups.clone();
+        let handle = std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || writer::run(conn, rx, &thread_wakeups))
+            .map_err(|source| StoreError::DataDir {
+                path: data_dir.to_path_buf(),
+                source,
+            })?;
+        Ok((
+            Store {
+                commands: tx,
+                wakeups,
+            },
+            StoreThread {
+                handle: Some(handle),
+            },
+        ))
+    }
+
+    pub fn wakeups(&self) -> &Arc<Wakeups> {
+        &self.wakeups
+    }
+
+    async fn call<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command,
+    ) -> Result<T, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(make(tx))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Stores one message (or refusal) and returns only after it is committed.
+    pub async fn ingest(&self, item: IngestItem) -> Result<IngestOutcome, StoreError> {
+        self.call(|tx| Command::Ingest(Box::new(item), tx)).await
+    }
+
+    /// Queues one message for the next group commit and returns the receiver of its outcome.
+    /// Waiting here is backpressure (the writer is behind); the outcome arrives after `COMMIT`.
+    pub async fn submit_ingest(&self, item: IngestItem) -> Result<PendingIngest, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Ingest(Box::new(item), tx))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        Ok(PendingIngest(rx))
+    }
+
+    /// Assembles the oldest closed batch, if any, in one transaction with `build`.
+    pub async fn assemble_next(&self, build: BuildFn) -> Result<Option<Assembled>, StoreError> {
+        self.call(|tx| Command::Assemble(build, tx)).await
+    }
+
+    /// The next document to send to `upstream`, in creation order (due or not).
+    pub async fn next_delivery(&self, upstream: &str) -> Result<Option<Delivery>, StoreError> {
+        let name = upstream.to_string();
+        self.call(|tx| Command::NextDelivery(name, tx)).await
+    }
+
+    /// Records the outcome of one delivery attempt.
+    pub async fn record_attempt(
+        &self,
+        document_id: &str,
+        upstream: &str,
+        outcome: AttemptOutcome,
+    ) -> Result<(), StoreError> {
+        let rec = outbox::AttemptRecord {
+            document_id: document_id.to_string(),
+            upstream: upstream.to_string(),
+            outcome,
+        };
+        self.call(|tx| Command::RecordAttempt(rec, tx)).await
+    }
+}

@@ -1,0 +1,134 @@
+//! The writer thread: the one owner of the read-write connection.
+//!
+//! It takes requests off the bounded channel, applies consecutive ingest requests as one group
+//! (one transaction, one fsync), and answers each request only after its transaction committed.
+//! If a commit fails, every request of that group gets the error and nothing is acknowledged;
+//! the sources then stop acknowledging and the broker keeps the messages.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{
+    Command, GROUP_MAX, IngestItem, IngestOutcome, StoreError, Wakeups, ledger, outbox, schema,
+};
+
+/// Opens the database with the durability settings every connection of ours uses.
+pub(super) fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let mut conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(Duration::from_secs(30))?;
+    schema::migrate(&mut conn)?;
+    restrict_permissions(path);
+    Ok(conn)
+}
+
+/// The database holds production data: readable by the service user only.
+fn restrict_permissions(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    for p in [
+        path.to_path_buf(),
+        path.with_extension("db-wal"),
+        path.with_extension("db-shm"),
+    ] {
+        if p.exists()
+            && let Err(e) = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))
+        {
+            tracing::warn!(path = %p.display(), error = %e, "cannot restrict database file permissions to 0600");
+        }
+    }
+}
+
+type IngestReply = oneshot::Sender<Result<IngestOutcome, StoreError>>;
+
+pub(super) fn run(mut conn: Connection, mut rx: mpsc::Receiver<Command>, wakeups: &Wakeups) {
+    let mut group: Vec<(Box<IngestItem>, IngestReply)> = Vec::new();
+    while let Some(first) = rx.blocking_recv() {
+        let mut pending = Some(first);
+        // Drain what is already queued, so one commit serves many requests.
+        while let Some(cmd) = pending.take() {
+            match cmd {
+                Command::Ingest(item, reply) => group.push((item, reply)),
+                other => {
+                    // Keep order: the group received before this command commits first.
+                    commit_group(&mut conn, &mut group, wakeups);
+                    run_single(&mut conn, other, wakeups);
+                }
+            }
+            if group.len() < GROUP_MAX {
+                pending = rx.try_recv().ok();
+            }
+        }
+        commit_group(&mut conn, &mut group, wakeups);
+    }
+    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
+        tracing::warn!(error = %e, "WAL checkpoint at shutdown failed; the next start will recover it");
+    }
+    tracing::debug!("store writer stopped");
+}
+
+fn commit_group(
+    conn: &mut Connection,
+    group: &mut Vec<(Box<IngestItem>, IngestReply)>,
+    wakeups: &Wakeups,
+) {
+    if group.is_empty() {
+        return;
+    }
+    let items = std::mem::take(group);
+    let mut closed_batch = false;
+    let result = (|| -> Result<Vec<IngestOutcome>, StoreError> {
+        let tx = conn.transaction()?;
+        let mut outcomes = Vec::with_capacity(items.len());
+        for (item, _) in &items {
+            let (outcome, closed) = ledger::ingest(&tx, item)?;
+            closed_batch |= closed;
+            outcomes.push(outcome);
+        }
+        tx.commit()?;
+        Ok(outcomes)
+    })();
+    match result {
+        Ok(outcomes) => {
+            tracing::trace!(count = outcomes.len(), "ingest group committed");
+            for ((_, reply), outcome) in items.into_iter().zip(outcomes) {
+                let _ = reply.send(Ok(outcome));
+            }
+            if closed_batch {
+                wakeups.batch_closed.notify_one();
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, count = items.len(), "ingest group failed; nothing of it is acknowledged");
+            let text = e.to_string();
+            for (_, reply) in items {
+                let _ = reply.send(Err(StoreError::Corrupt(format!(
+                    "group commit failed: {text}"
+                ))));
+            }
+        }
+    }
+}
+
+fn run_single(conn: &mut Connection, cmd: Command, wakeups: &Wakeups) {
+    match cmd {
+        Command::Ingest(item, reply) => commit_group(conn, &mut vec![(item, reply)], wakeups),
+        Command::Assemble(build, reply) => {
+            let result = outbox::assemble_next(conn, build);
+            if matches!(result, Ok(Some(super::Assembled::Documents { .. }))) {
+                wakeups.outbox_changed.notify_waiters();
+            }
+            let _ = reply.send(result);
+        }
+        Command::NextDelivery(upstream, reply) => {
+            let _ = reply.send(outbox::next_delivery(conn, &upstream));
+        }
+        Command::RecordAttempt(rec, reply) => {
+            let _ = reply.send(outbox::record_attempt(conn, &rec));
+        }
+    }
+}
