@@ -189,3 +189,48 @@ pub struct NewDocument {
     /// The upstream it is addressed to (`[[upstream]] name`).
     pub upstream: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::RejectCode;
+
+    /// The published JSON Schema lists exactly the codes the daemon can send.
+    #[test]
+    fn the_reject_notice_schema_lists_every_code() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/schemas/reject-notice-v1.schema.json"
+        );
+        let schema: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).expect("schema file"))
+                .expect("json");
+        let listed: Vec<&str> = schema["properties"]["code"]["enum"]
+            .as_array()
+            .expect("enum")
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        assert!(!listed.is_empty());
+        for code in &listed {
+            let parsed = RejectCode::parse(code)
+                .unwrap_or_else(|| panic!("schema lists unknown code {code}"));
+            assert_eq!(parsed.as_str(), *code);
+        }
+        let docs = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/docs/mqtt-protocol-v1.md"
+        ))
+        .expect("docs");
+        for code in &listed {
+            assert!(
+                docs.contains(&format!("| `{code}` |")),
+                "docs/mqtt-protocol-v1.md does not explain {code}"
+            );
+        }
+        assert_eq!(
+            listed.len(),
+            12,
+            "a code was added to RejectCode but not to the schema, or the reverse"
+        );
+    }
+}
