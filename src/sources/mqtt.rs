@@ -2,18 +2,19 @@
 //!
 //! rumqttc with manual acknowledgements and a persistent session (`clean_session = false`), so
 //! the broker keeps every un-acknowledged QoS1 message for us across our restarts and outages.
-//! Two loops run side by side for each connection: the event loop decodes each PUBLISH and
-//! submits it to the store (waiting when the store is behind — backpressure), and the ack loop
-//! awaits each commit in arrival order, publishes a reject notice when needed, and only then
-//! acknowledges the PUBLISH. If the store fails, nothing more is acknowledged and the
-//! connection is rebuilt, so the broker delivers the un-acknowledged messages again.
+//! One task per connection polls the event loop, decodes each PUBLISH and submits it to the
+//! store (waiting when the store is behind — backpressure), and, as each commit comes back in
+//! arrival order, queues a reject notice when needed and only then the acknowledgement. Nothing
+//! in that task waits for the event loop to be polled (replies go through `try_*`), so it cannot
+//! deadlock against rumqttc's request channel. If the store fails, nothing more is acknowledged
+//! and the connection is rebuilt, so the broker delivers the un-acknowledged messages again.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
 
 use chrono::Utc;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use crate::gs1::CompanyPrefixes;
@@ -21,10 +22,11 @@ use crate::model::{RejectCode, Rejection};
 use crate::protocol::{self, DecodeContext};
 use crate::store::{Decoded, IngestItem, IngestOutcome, PendingIngest, Store};
 
-/// Messages decoded and submitted but not yet acknowledged, per connection.
+/// Messages decoded and submitted but not yet acknowledged, per connection. In practice the
+/// broker's in-flight window (mosquitto: max_inflight_messages, default 20) bounds it first;
+/// at this limit we stop reading from the broker until commits catch up.
 const ACK_QUEUE: usize = 1024;
-/// rumqttc request channel: acks and notices for every queued message fit, so the ack loop
-/// never waits on the event loop while the event loop waits on it.
+/// rumqttc request channel: room for an ack and a notice per queued message.
 const REQUEST_CAPACITY: usize = 2 * ACK_QUEUE + 16;
 /// Largest packet we read off the wire. Bigger than any sane payload so that an oversized
 /// message reaches the decoder and is quarantined, instead of killing the connection (which
@@ -87,10 +89,17 @@ pub async fn run(
     }
 }
 
+/// A message handed to the store, waiting for its commit before it is acknowledged.
 struct Unacked {
     publish: Publish,
     line: String,
     pending: PendingIngest,
+}
+
+/// A request for the broker that could not be queued yet (rumqttc's channel was full).
+enum Reply {
+    Notice { topic: String, body: String },
+    Ack(Publish),
 }
 
 async fn connection(
@@ -105,21 +114,31 @@ async fn connection(
     opts.set_keep_alive(cfg.keep_alive);
     opts.set_max_packet_size(MAX_INCOMING_PACKET, 1024 * 1024);
     let (client, mut eventloop) = AsyncClient::new(opts, REQUEST_CAPACITY);
-    let (ack_tx, ack_rx) = mpsc::channel::<Unacked>(ACK_QUEUE);
-    let acks = ack_loop(client.clone(), cfg.topic_prefix.clone(), ack_rx);
-    tokio::pin!(acks);
-
+    // Everything runs in this one task and nothing here waits on the event loop being polled:
+    // replies are queued with try_* calls, and what does not fit waits in `unsent`.
+    let mut unacked: VecDeque<Unacked> = VecDeque::new();
+    let mut unsent: VecDeque<Reply> = VecDeque::new();
     let mut connected = false;
     let mut retry = Duration::from_millis(500);
     loop {
+        flush(&client, &mut unsent);
         tokio::select! {
             _ = shutdown.cancelled() => {
                 let _ = client.try_disconnect();
                 return Ended::Shutdown;
             }
-            // The ack loop only ends when the store failed (or every sender is gone).
-            _ = &mut acks => return Ended::StoreFailed,
-            ev = eventloop.poll() => match ev {
+            // Cancel-safe: the oneshot keeps its value if another branch wins.
+            Some(outcome) = next_outcome(&mut unacked), if !unacked.is_empty() => {
+                let Some(u) = unacked.pop_front() else { continue };
+                match outcome {
+                    Ok(o) => reply(&cfg.topic_prefix, u, &o, &mut unsent),
+                    Err(e) => {
+                        tracing::error!(error = %e, topic = %u.publish.topic, "message not committed; it is not acknowledged");
+                        return Ended::StoreFailed;
+                    }
+                }
+            }
+            ev = eventloop.poll(), if unacked.len() < ACK_QUEUE && unsent.len() < ACK_QUEUE => match ev {
                 Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                     tracing::info!(broker = %format!("{}:{}", cfg.host, cfg.port), session_present = ack.session_present, "connected to MQTT broker");
                     connected = true;
@@ -136,7 +155,9 @@ async fn connection(
                 }
                 Ok(Event::Incoming(Packet::Publish(publish))) => {
                     let (item, line) = to_item(cfg, &publish);
-                    // Waiting in either send is backpressure: the store or the acks are behind.
+                    // Waiting here is backpressure: the store is behind, and the broker keeps
+                    // the messages we have not acknowledged.
+                    let waited = std::time::Instant::now();
                     let pending = match store.submit_ingest(item).await {
                         Ok(p) => p,
                         Err(e) => {
@@ -144,9 +165,10 @@ async fn connection(
                             return Ended::StoreFailed;
                         }
                     };
-                    if ack_tx.send(Unacked { publish, line, pending }).await.is_err() {
-                        return Ended::StoreFailed;
+                    if waited.elapsed() > Duration::from_secs(2) {
+                        tracing::warn!(waited_ms = waited.elapsed().as_millis() as u64, "the store is slow; input is held back");
                     }
+                    unacked.push_back(Unacked { publish, line, pending });
                 }
                 Ok(_) => {}
                 Err(e) => {
@@ -162,6 +184,54 @@ async fn connection(
                     }
                     retry = (retry * 2).min(Duration::from_secs(30));
                 }
+            },
+        }
+    }
+}
+
+/// The commit outcome of the oldest unacknowledged message (acks must go out in order).
+async fn next_outcome(
+    unacked: &mut VecDeque<Unacked>,
+) -> Option<Result<IngestOutcome, crate::store::StoreError>> {
+    Some(unacked.front_mut()?.pending.wait().await)
+}
+
+/// Queues the reject notice (if any) and the acknowledgement for a committed message.
+fn reply(prefix: &str, u: Unacked, outcome: &IngestOutcome, unsent: &mut VecDeque<Reply>) {
+    let rejection = match outcome {
+        IngestOutcome::Applied | IngestOutcome::Duplicate { earlier: None } => None,
+        IngestOutcome::Rejected(r) | IngestOutcome::Duplicate { earlier: Some(r) } => Some(r),
+    };
+    if let Some(r) = rejection {
+        let id = message_id_of(&u.publish.payload);
+        tracing::warn!(line = %u.line, id = ?id, code = r.code.as_str(), reason = %r.reason, "message rejected and quarantined");
+        let body = serde_json::json!({ "id": id, "code": r.code.as_str(), "reason": r.reason })
+            .to_string();
+        unsent.push_back(Reply::Notice {
+            topic: format!("{prefix}/lines/{}/rejects", u.line),
+            body,
+        });
+    }
+    unsent.push_back(Reply::Ack(u.publish));
+}
+
+/// Hands queued replies to rumqttc, in order, as far as its request channel has room.
+fn flush(client: &AsyncClient, unsent: &mut VecDeque<Reply>) {
+    while let Some(r) = unsent.front() {
+        let queued = match r {
+            Reply::Notice { topic, body } => {
+                client.try_publish(topic.clone(), QoS::AtLeastOnce, false, body.clone())
+            }
+            Reply::Ack(p) => client.try_ack(p),
+        };
+        match queued {
+            Ok(()) => {
+                unsent.pop_front();
+            }
+            Err(rumqttc::ClientError::TryRequest(_)) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot queue a reply to the broker; it is dropped (the broker redelivers, de-duplication answers again)");
+                unsent.pop_front();
             }
         }
     }
@@ -189,7 +259,7 @@ fn to_item(cfg: &MqttSourceConfig, publish: &Publish) -> (IngestItem, String) {
         }
     } else {
         Decoded::Refused {
-            message_id: None,
+            message_id: message_id_of(&publish.payload),
             rejection: Rejection::new(
                 RejectCode::UnknownLine,
                 format!(
@@ -206,38 +276,6 @@ fn to_item(cfg: &MqttSourceConfig, publish: &Publish) -> (IngestItem, String) {
         decoded,
     };
     (item, topic_line)
-}
-
-/// Acknowledges each message, in arrival order, once its commit is known. Returns on store failure.
-async fn ack_loop(client: AsyncClient, prefix: String, mut rx: mpsc::Receiver<Unacked>) {
-    while let Some(u) = rx.recv().await {
-        let outcome = match u.pending.outcome().await {
-            Ok(o) => o,
-            Err(e) => {
-                tracing::error!(error = %e, topic = %u.publish.topic, "message not committed; it is not acknowledged");
-                return;
-            }
-        };
-        let notice = match &outcome {
-            IngestOutcome::Applied | IngestOutcome::Duplicate { earlier: None } => None,
-            IngestOutcome::Rejected(r) | IngestOutcome::Duplicate { earlier: Some(r) } => Some(r),
-        };
-        if let Some(r) = notice {
-            let id = message_id_of(&u.publish.payload);
-            tracing::warn!(line = %u.line, id = ?id, code = r.code.as_str(), reason = %r.reason, "message rejected and quarantined");
-            let body = serde_json::json!({ "id": id, "code": r.code.as_str(), "reason": r.reason });
-            let topic = format!("{prefix}/lines/{}/rejects", u.line);
-            if let Err(e) = client
-                .publish(topic, QoS::AtLeastOnce, false, body.to_string())
-                .await
-            {
-                tracing::warn!(error = %e, "cannot queue the reject notice; it stays in quarantine");
-            }
-        }
-        if let Err(e) = client.ack(&u.publish).await {
-            tracing::warn!(error = %e, "cannot queue the acknowledgement; the broker will redeliver and it will be de-duplicated");
-        }
-    }
 }
 
 /// The message id for a notice, when the payload has one (even a refused payload may).

@@ -27,7 +27,7 @@ pub(super) fn ingest(
             rejection,
         } => {
             if let Some(id) = message_id {
-                let line = item.line.as_deref().unwrap_or("");
+                let line = item.line.as_deref().unwrap_or(&item.topic);
                 if let Some(earlier) = earlier_verdict(tx, line, id)? {
                     return Ok((IngestOutcome::Duplicate { earlier }, false));
                 }

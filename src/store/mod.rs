@@ -91,8 +91,9 @@ pub enum IngestOutcome {
 pub struct PendingIngest(oneshot::Receiver<Result<IngestOutcome, StoreError>>);
 
 impl PendingIngest {
-    pub async fn outcome(self) -> Result<IngestOutcome, StoreError> {
-        self.0.await.map_err(|_| StoreError::Closed)?
+    /// Waits for the outcome. Cancel-safe: dropping the future keeps the answer for a later call.
+    pub async fn wait(&mut self) -> Result<IngestOutcome, StoreError> {
+        (&mut self.0).await.map_err(|_| StoreError::Closed)?
     }
 }
 

@@ -1,0 +1,16 @@
+//! The single integration-test binary of `linegate`.
+//!
+//! One binary (declared as `[[test]] name = "it"` in Cargo.toml) so the
+//! harness in `support` is compiled once and shared; each scenario module
+//! below says in its own header which promise of the daemon it checks.
+//! Run with `cargo test --test it` from the crate root (the EPCIS schema is
+//! looked up at `../shared/reference/epcis-1.2/xsd/`); mosquitto and xmllint
+//! must be installed.
+
+mod bad_input;
+mod cli;
+mod durability;
+mod end_to_end;
+mod harness_selftest;
+mod support;
+mod upstream_outage;
