@@ -49,35 +49,28 @@ pub(super) fn ingest(
                 return Ok((IngestOutcome::Duplicate { earlier }, false));
             }
             let verdict = rules::judge(msg, &TxLedger { tx })?;
-            let kind = msg.event.kind();
-            match verdict {
+            let closed = match &verdict {
+                Ok(()) => apply(tx, msg)?,
                 Err(rejection) => {
-                    log_message(
-                        tx,
-                        &msg.line,
-                        &msg.message_id,
-                        kind,
-                        item.received_at,
-                        Some(msg.time),
-                        Some(&rejection),
-                    )?;
-                    quarantine(tx, item, Some(&msg.message_id), &rejection)?;
-                    Ok((IngestOutcome::Rejected(rejection), false))
+                    quarantine(tx, item, Some(&msg.message_id), rejection)?;
+                    false
                 }
-                Ok(()) => {
-                    let closed = apply(tx, msg)?;
-                    log_message(
-                        tx,
-                        &msg.line,
-                        &msg.message_id,
-                        kind,
-                        item.received_at,
-                        Some(msg.time),
-                        None,
-                    )?;
-                    Ok((IngestOutcome::Applied, closed))
-                }
-            }
+            };
+            let (line, id, kind) = (&msg.line, &msg.message_id, msg.event.kind());
+            log_message(
+                tx,
+                line,
+                id,
+                kind,
+                item.received_at,
+                Some(msg.time),
+                verdict.as_ref().err(),
+            )?;
+            let outcome = match verdict {
+                Ok(()) => IngestOutcome::Applied,
+                Err(rejection) => IngestOutcome::Rejected(rejection),
+            };
+            Ok((outcome, closed))
         }
     }
 }

@@ -18,6 +18,7 @@ mod read;
 mod schema;
 mod writer;
 
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -167,10 +168,15 @@ impl StoreThread {
 impl Store {
     /// Opens (creating if needed) `data_dir/linegate.db`, migrates it and starts the writer.
     pub fn open(data_dir: &Path) -> Result<(Store, StoreThread), StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
-            path: data_dir.to_path_buf(),
-            source,
-        })?;
+        // Production data: a directory we create is for the service user only.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(data_dir)
+            .map_err(|source| StoreError::DataDir {
+                path: data_dir.to_path_buf(),
+                source,
+            })?;
         let conn = writer::open_connection(&data_dir.join(DB_FILE))?;
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
         let wakeups = Arc::new(Wakeups::default());

@@ -51,8 +51,9 @@ async fn thousand_codes(per_msg: usize) -> Result<()> {
         "one 200 answer, yet attempts = {}",
         row.attempts
     );
-    eprintln!(
-        "outbox document_id {} / InstanceIdentifier {}",
+    ensure!(
+        row.document_id == doc.instance_id()?,
+        "outbox document_id {} is not the SBDH InstanceIdentifier {}",
         row.document_id,
         doc.instance_id()?
     );
