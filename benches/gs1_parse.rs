@@ -1,0 +1,2 @@
+//! Micro-benchmark placeholder, replaced by the GS1 parser benchmark.
+fn main() {}
