@@ -121,8 +121,8 @@ fn assembler_config(config: &Config) -> AssemblerConfig {
             .iter()
             .map(|u| Partner {
                 upstream: u.name.clone(),
-                sender_gln: u.sender_gln.as_str().to_string(),
-                receiver_gln: u.receiver_gln.as_str().to_string(),
+                sender_gln: u.sender_gln.clone(),
+                receiver_gln: u.receiver_gln.clone(),
             })
             .collect(),
         tz_offset: config.gateway.timezone_offset.clone(),

@@ -253,7 +253,7 @@ mod tests {
     use super::*;
 
     fn ctx_decode(payload: &str) -> Result<LineMessage, Refused> {
-        let prefixes = CompanyPrefixes::new(vec!["0361414".into()], 7).expect("prefixes");
+        let prefixes = CompanyPrefixes::new(vec!["0361414".into()], None).expect("prefixes");
         let ctx = DecodeContext {
             line: "L1",
             received_at: Utc::now(),

@@ -8,14 +8,15 @@
 use chrono::{DateTime, Utc};
 
 use crate::epcis::{Action, Document, Ilmd, ObjectEvent, cbv};
+use crate::gs1::Gln;
 use crate::model::BatchSnapshot;
 
 /// Who sends to whom: one per `[[upstream]]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Partner {
     pub upstream: String,
-    pub sender_gln: String,
-    pub receiver_gln: String,
+    pub sender_gln: Gln,
+    pub receiver_gln: Gln,
 }
 
 /// Where the batch was made.
@@ -98,8 +99,8 @@ mod tests {
         };
         let partner = Partner {
             upstream: "mah".into(),
-            sender_gln: "0361414000001".into(),
-            receiver_gln: "0614141000005".into(),
+            sender_gln: Gln::parse("0361414000001").expect("gln"),
+            receiver_gln: Gln::parse("0614141000005").expect("gln"),
         };
         end_of_batch(
             &snap(n),
@@ -121,7 +122,7 @@ mod tests {
         assert_eq!(e.event_time, snap(3).commissioned[2].time);
         assert_eq!(e.ilmd.as_ref().map(|i| i.lot.as_str()), Some("LOT1"));
         assert_eq!(e.tz_offset, "+01:00");
-        assert_eq!(doc.receiver_gln, "0614141000005");
+        assert_eq!(doc.receiver_gln.as_str(), "0614141000005");
     }
 
     #[test]

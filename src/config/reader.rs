@@ -96,7 +96,7 @@ impl<'a> Table<'a> {
         }
     }
 
-    /// An integer within `range`, or `default` when absent.
+    /// An integer within `range`, or `default` when absent (or unusable: then a problem is added).
     pub fn int_or(
         &self,
         key: &str,
@@ -104,22 +104,31 @@ impl<'a> Table<'a> {
         range: std::ops::RangeInclusive<u64>,
         p: &mut Problems,
     ) -> u64 {
-        match self.get(key) {
-            None => default,
-            Some(toml::Value::Integer(i)) if *i >= 0 && range.contains(&(*i as u64)) => *i as u64,
-            Some(toml::Value::Integer(i)) => {
+        self.opt_int(key, range, p).unwrap_or(default)
+    }
+
+    /// An optional integer within `range`.
+    pub fn opt_int(
+        &self,
+        key: &str,
+        range: std::ops::RangeInclusive<u64>,
+        p: &mut Problems,
+    ) -> Option<u64> {
+        match self.get(key)? {
+            toml::Value::Integer(i) if *i >= 0 && range.contains(&(*i as u64)) => Some(*i as u64),
+            toml::Value::Integer(i) => {
                 p.add(
                     self.key_path(key),
                     format!("{i} is out of range {}..={}", range.start(), range.end()),
                 );
-                default
+                None
             }
-            Some(other) => {
+            other => {
                 p.add(
                     self.key_path(key),
                     format!("must be an integer, found {}", other.type_str()),
                 );
-                default
+                None
             }
         }
     }

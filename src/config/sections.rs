@@ -58,7 +58,9 @@ pub struct Upstream {
 pub(super) fn read(root: &Table<'_>, p: &mut Problems) -> Option<Config> {
     let gs1 = root.table("gs1", p);
     let known = gs1.strings("company_prefixes", p);
-    let default_len = gs1.int_or("default_company_prefix_length", 7, 6..=12, p) as usize;
+    let default_len = gs1
+        .opt_int("default_company_prefix_length", 6..=12, p)
+        .map(|v| v as usize);
     let prefixes = CompanyPrefixes::new(known, default_len)
         .map_err(|e| p.add(gs1.path_of("company_prefixes"), e.to_string()))
         .ok();
@@ -157,8 +159,9 @@ fn gateway(t: &Table<'_>, prefixes: Option<&CompanyPrefixes>, p: &mut Problems) 
     });
     t.finish(p);
     let site_gln = site_gln?;
-    let site_sgln = site_gln
-        .sgln_uri(prefixes?.len_for_gln(&site_gln), None)
+    let site_sgln = prefixes?
+        .len_for_gln(&site_gln)
+        .and_then(|len| site_gln.sgln_uri(len, None))
         .map_err(|e| p.add("gateway.site_gln", e.to_string()))
         .ok()?;
     Some(Gateway {

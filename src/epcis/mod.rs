@@ -9,6 +9,8 @@ mod xml12;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+use crate::gs1::Gln;
+
 pub use xml12::write_epcis12;
 
 /// CBV 1.2 vocabulary in the URN form EPCIS 1.2 documents use.
@@ -17,13 +19,11 @@ pub mod cbv {
     pub const DISP_ACTIVE: &str = "urn:epcglobal:cbv:disp:active";
 }
 
-/// Errors of the writers: only a document that cannot be represented.
+/// Errors of the writers. Identifiers arrive as validated `gs1` types, so only the sink can fail.
 #[derive(Debug, thiserror::Error)]
 pub enum EpcisError {
     #[error("cannot write XML: {0}")]
     Write(#[from] std::io::Error),
-    #[error("invalid document: {0}")]
-    Invalid(String),
 }
 
 /// An EPCIS document with its SBDH envelope.
@@ -33,8 +33,8 @@ pub struct Document {
     pub instance_id: String,
     pub created: DateTime<Utc>,
     /// GLN-13 of the sender (the CMO site) and of the receiver (the upstream partner).
-    pub sender_gln: String,
-    pub receiver_gln: String,
+    pub sender_gln: Gln,
+    pub receiver_gln: Gln,
     pub events: Vec<ObjectEvent>,
 }
 

@@ -16,6 +16,7 @@ mod code;
 mod company_prefix;
 mod epc_uri;
 mod expiry;
+mod gcp_table;
 mod keys;
 mod sgln;
 
