@@ -39,6 +39,17 @@ pub struct ViewArgs {
     pub json: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct CodeArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Print one JSON object per input line instead of a table
+    #[arg(long)]
+    pub json: bool,
+    /// Codes to read; none = read standard input, one code per line
+    pub codes: Vec<String>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the gateway daemon (systemd starts this)
@@ -51,6 +62,11 @@ pub enum Command {
         after_help = "Exits 0 when the file is valid, 1 otherwise.\n\nExamples:\n  linegate validate --config /etc/linegate/linegate.toml"
     )]
     Validate(ConfigArg),
+    /// Show what linegate reads in GS1 codes: elements, EPC URI or the error
+    #[command(
+        after_help = "Reads the codes given as arguments or, without arguments, one per line from standard input\n(raw scanner bytes, GS separators included). Exits 1 if any code is invalid.\n\nExamples:\n  linegate code '(01)00361414567894(21)ABC123(17)280630(10)LOT42'\n  linegate code 'https://id.example.com/01/00361414567894/21/ABC123?17=280630&10=LOT42'\n  linegate code --json 'urn:epc:id:sscc:0361414.0500000001'\n  cat /dev/ttyUSB0 | linegate code --json"
+    )]
+    Code(CodeArgs),
     /// Documents waiting for or done with delivery upstream
     #[command(subcommand)]
     Outbox(OutboxCommand),
@@ -177,10 +193,18 @@ mod tests {
             vec!["linegate", "validate", "--config", "x.toml"],
             vec!["linegate", "outbox", "list", "--config", "x.toml", "--json"],
             vec!["linegate", "quarantine", "list", "-c", "x.toml"],
+            vec![
+                "linegate",
+                "code",
+                "--config",
+                "x.toml",
+                "(00)003614145000000013",
+            ],
         ] {
             let cli = Cli::try_parse_from(&args).expect("parses");
             let path = match cli.command {
                 Command::Run(c) | Command::Validate(c) => c.config,
+                Command::Code(c) => c.config.config,
                 Command::Outbox(OutboxCommand::List(v))
                 | Command::Quarantine(QuarantineCommand::List(v)) => v.config.config,
             };

@@ -15,6 +15,7 @@
 //! * `epcis`: EPCIS document model and the 1.2 XML writer, pure.
 //! * `assemble`: turns closed batches into outbox documents in one store transaction.
 //! * `forward`: delivers outbox documents to upstreams (HTTP), at least once.
+//! * `inspect`: the `linegate code` command (what the parser reads in a code).
 //! * `app`: wiring, startup and ordered shutdown.
 
 pub mod app;
@@ -24,6 +25,7 @@ pub mod config;
 pub mod epcis;
 pub mod forward;
 pub mod gs1;
+pub mod inspect;
 pub mod model;
 pub mod protocol;
 pub mod rules;

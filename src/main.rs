@@ -60,6 +60,33 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::FAILURE)
             }
         },
+        Command::Code(args) => {
+            let prefixes = match config::load(&args.config.config) {
+                Ok(c) => c.prefixes,
+                // A bench without a gateway install: GS1's table alone decides prefix lengths.
+                Err(ConfigError::Read { path, .. })
+                    if path == std::path::Path::new(config::DEFAULT_PATH) =>
+                {
+                    eprintln!(
+                        "note: {} not found; company-prefix lengths come from GS1's table only",
+                        path.display()
+                    );
+                    linegate::gs1::CompanyPrefixes::new(Vec::new(), None)?
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let all_ok = linegate::inspect::run(
+                &args.codes,
+                args.json,
+                &prefixes,
+                &mut std::io::stdout().lock(),
+            )?;
+            Ok(if all_ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
         Command::Outbox(OutboxCommand::List(v)) => view(v, |s| Ok(s.outbox()?), cli::outbox_table),
         Command::Quarantine(QuarantineCommand::List(v)) => {
             view(v, |s| Ok(s.quarantine()?), cli::quarantine_table)

@@ -29,6 +29,16 @@ const ESCAPES: [(char, &str); 7] = [
 /// Percent-escapes the seven reserved characters of a CSET 82 value.
 pub(crate) fn escape(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
+    escape_into(&mut out, value);
+    out
+}
+
+/// [`escape`], appending to `out`.
+pub(crate) fn escape_into(out: &mut String, value: &str) {
+    if !value.contains(['"', '%', '&', '/', '<', '>', '?']) {
+        out.push_str(value);
+        return;
+    }
     for c in value.chars() {
         match ESCAPES.iter().find(|(raw, _)| *raw == c) {
             Some((_, hex)) => {
@@ -38,7 +48,6 @@ pub(crate) fn escape(value: &str) -> String {
             None => out.push(c),
         }
     }
-    out
 }
 
 /// Reverses [`escape`]. Only the seven escapes are accepted (hex digits in
@@ -84,10 +93,13 @@ impl Identifier {
             Identifier::Sgtin(s) => {
                 let g = s.gtin.as_str();
                 let (indicator, gcp, item) = (&g[..1], &g[1..=gcp_len], &g[1 + gcp_len..13]);
-                format!(
-                    "{SGTIN}{gcp}.{indicator}{item}.{}",
-                    escape(s.serial.as_str())
-                )
+                let serial = s.serial.as_str();
+                let mut uri = String::with_capacity(SGTIN.len() + 16 + 3 * serial.len());
+                for part in [SGTIN, gcp, ".", indicator, item, "."] {
+                    uri.push_str(part);
+                }
+                escape_into(&mut uri, serial);
+                uri
             }
             Identifier::Sscc(s) => {
                 let s = s.as_str();

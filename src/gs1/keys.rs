@@ -50,6 +50,14 @@ macro_rules! string_newtype {
             }
         }
 
+        impl $name {
+            /// Wraps a value the AI table has already validated (format,
+            /// character set, check digit), skipping a second check.
+            pub(crate) fn from_checked(value: &str) -> Self {
+                $name(value.to_string())
+            }
+        }
+
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(&self.0)

@@ -1,35 +1,55 @@
-//! GS1 identifiers as the packaging line sees them: GTIN, SSCC and GLN with
-//! their check digits, serials and lots in character set 82, YYMMDD expiry
-//! dates, bracketed element strings such as `(01)…(21)…`, and EPC
-//! pure-identity URIs (`urn:epc:id:sgtin|sscc|sgln:…`).
+//! GS1 identifiers as the packaging line sees them: every form a code
+//! arrives in (raw scanner data with AIM symbology identifiers and GS
+//! separators, bracketed element strings, GS1 Digital Link URIs, EPC
+//! pure-identity URIs), checked against GS1's own table of all Application
+//! Identifiers; GTIN, SSCC and GLN with their check digits; serials and lots
+//! in character set 82; YYMMDD dates; and EPC URIs (SGTIN, SSCC, SGLN).
 //!
 //! Everything in this module is pure: it parses, validates and formats
 //! strings and never does I/O, never reads the clock (callers pass `today`)
-//! and never panics on any input. It deliberately does not know the GS1
-//! company-prefix length table (the configured prefixes come in through
-//! [`CompanyPrefixes`]), does not parse raw scanner data with FNC1/GS
-//! separators, and accepts only the application identifiers the line uses:
-//! (00), (01), (10), (17) and (21).
+//! and never panics on any input. `parse_scan` returns everything a code
+//! says; `parse_code` is the shortcut for "the one item or container".
+//! Company-prefix lengths come in through [`CompanyPrefixes`].
 
+mod ai_rules;
+mod ai_table;
 mod check_digit;
 mod code;
 mod company_prefix;
+mod dictionary;
+mod digital_link;
+mod element;
 mod epc_uri;
+mod error;
 mod expiry;
 mod gcp_table;
 mod keys;
+mod linters;
+mod pairing;
+mod scan;
 mod sgln;
 
+#[cfg(test)]
+mod cases_scanner;
+#[cfg(test)]
+mod cases_text;
+#[cfg(test)]
+mod proptests;
+
+pub use ai_table::Cset;
 pub use check_digit::check_digit;
 pub use code::{Code, parse_code};
 pub use company_prefix::CompanyPrefixes;
+pub use element::Element;
+pub use error::{ParseError, ParseErrorKind};
 pub use expiry::Expiry;
 pub use keys::{Gln, Gtin, Identifier, Lot, Serial, Sgtin, Sscc};
+pub use scan::{InputForm, Scan, parse_scan};
 pub use sgln::validate_sgln_uri;
 
-/// The forms `parse_code` understands, quoted in "unsupported" errors.
-const ACCEPTED: &str = "linegate accepts (01) GTIN with (21) serial [and (10) lot, (17) expiry], \
-                        (00) SSCC, or an sgtin/sscc EPC URI";
+/// The EPC URIs linegate reads, quoted in "unsupported" errors.
+const ACCEPTED: &str =
+    "linegate reads the EPC URIs urn:epc:id:sgtin:…, urn:epc:id:sscc:… and urn:epc:id:sgln:…";
 
 /// Why a GS1 value was rejected. The `Display` text is meant for operators:
 /// it names the kind of value, quotes it and says what is wrong with it.
@@ -68,6 +88,9 @@ pub enum Gs1Error {
     /// Valid GS1 perhaps, but not something linegate handles (yet).
     #[error("unsupported {what}: {accepted}", accepted = ACCEPTED)]
     Unsupported { what: String },
+    /// A code that `parse_scan` refused; position and kind inside.
+    #[error("{0}")]
+    Parse(ParseError),
     /// Input whose structure is wrong (missing parts, bad pairing, ...).
     #[error("{kind} '{value}' is malformed: {reason}")]
     Malformed {
@@ -87,6 +110,7 @@ impl Gs1Error {
             Gs1Error::BadDate { .. } => "bad_date",
             Gs1Error::Unsupported { .. } => "unsupported",
             Gs1Error::Malformed { .. } => "malformed",
+            Gs1Error::Parse(e) => e.code(),
         }
     }
 
@@ -96,6 +120,12 @@ impl Gs1Error {
             value: shown(value),
             reason: reason.into(),
         }
+    }
+}
+
+impl From<ParseError> for Gs1Error {
+    fn from(e: ParseError) -> Self {
+        Gs1Error::Parse(e)
     }
 }
 
@@ -129,9 +159,79 @@ pub(crate) fn check_gcp_len(len: usize) -> Result<(), Gs1Error> {
     }
 }
 
+/// Runs a data-driven case table: each input is parsed with
+/// [`parse_scan`] and rendered as `form (ai)value… [=> EPC URI]` (company
+/// prefix 7 unless the input said otherwise) or `err@position: message`.
+#[cfg(test)]
+pub(crate) fn run_cases(cases: &[(&str, &str)]) {
+    let mut failures = Vec::new();
+    for (input, expected) in cases {
+        let got = render_scan(input.as_bytes());
+        if got != *expected {
+            failures.push(format!("{input:?}\n   got: {got:?}\n  want: {expected:?}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failing cases:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[cfg(test)]
+pub(crate) fn render_scan(input: &[u8]) -> String {
+    let today = chrono::NaiveDate::from_ymd_opt(2025, 6, 15).unwrap();
+    let scan = match parse_scan(input, today) {
+        Ok(scan) => scan,
+        Err(e) => return format!("err@{}: {e}", e.position),
+    };
+    let mut out = match &scan.form {
+        InputForm::Scanner { symbology: Some(s) } => s.clone(),
+        InputForm::Scanner { symbology: None } => "raw".into(),
+        InputForm::Bracketed => "hri".into(),
+        InputForm::DigitalLink => "dl".into(),
+        InputForm::EpcUri => "epc".into(),
+    };
+    out.push(' ');
+    for e in &scan.elements {
+        assert!(
+            !e.title.is_empty() || e.ai == "8110" || e.ai == "8112",
+            "{}",
+            e.ai
+        );
+        out += &format!("({}){}", e.ai, e.value);
+    }
+    if let Some(code) = &scan.code {
+        let uri = code.id.epc_uri(code.gcp_len.unwrap_or(7));
+        out += &format!(" => {}", uri.unwrap_or_else(|e| e.to_string()));
+    }
+    if let Some((gln, ext)) = &scan.sgln {
+        let uri = gln.sgln_uri(7, ext.as_deref());
+        out += &format!(" => {}", uri.unwrap_or_else(|e| e.to_string()));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The data-driven case tables; print the total with
+    /// `cargo test --lib gs1::tests::case_total -- --nocapture`.
+    #[test]
+    fn case_total() {
+        let tables = [
+            ("cases_scanner", cases_scanner::CASES.len()),
+            ("cases_text", cases_text::CASES.len()),
+            ("digital_link", digital_link::tests::CASES.len()),
+            ("pairing", pairing::tests::CASES.len()),
+            ("code", code::tests::CASES.len()),
+        ];
+        let total: usize = tables.iter().map(|(_, n)| n).sum();
+        println!("gs1 data-driven cases: {tables:?}, total {total}");
+        assert!(total >= 150, "{total}");
+    }
 
     fn check(err: Gs1Error, code: &str, message: &str) {
         assert_eq!(err.code(), code, "{err:?}");
@@ -151,9 +251,9 @@ mod tests {
         check(Gs1Error::malformed("code", "", "it is empty"), "malformed", "code '' is malformed: it is empty");
         check(Gs1Error::BadDate { value: "x".into(), reason: "y".into() }, "bad_date", "date 'x' is not valid: y");
         check(
-            Gs1Error::Unsupported { what: "element string '(99)X'".into() },
+            Gs1Error::Unsupported { what: "EPC scheme 'giai'".into() },
             "unsupported",
-            "unsupported element string '(99)X': linegate accepts (01) GTIN with (21) serial [and (10) lot, (17) expiry], (00) SSCC, or an sgtin/sscc EPC URI",
+            "unsupported EPC scheme 'giai': linegate reads the EPC URIs urn:epc:id:sgtin:…, urn:epc:id:sscc:… and urn:epc:id:sgln:…",
         );
     }
 

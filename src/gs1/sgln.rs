@@ -1,10 +1,12 @@
 //! SGLN EPC URIs (`urn:epc:id:sgln:…`): how EPCIS names read points,
 //! business locations, sources and destinations.
 //!
-//! Locations come from configuration rather than from scanned codes, so this
-//! file only builds an SGLN from a GLN and validates SGLN strings taken from
-//! configuration; it does not parse them back into a GLN.
+//! Locations mostly come from configuration, so this file builds an SGLN
+//! from a GLN, validates SGLN strings taken from configuration, and parses
+//! an SGLN back into the GLN (AI 414) and extension (AI 254) when one is
+//! scanned or received. Extension `0` means "no extension".
 
+use super::check_digit::check_digit;
 use super::epc_uri::{escape, numeric_fields, unescape};
 use super::keys::{Gln, require_cset82};
 use super::{Gs1Error, check_gcp_len};
@@ -42,6 +44,25 @@ pub fn validate_sgln_uri(s: &str) -> Result<(), Gs1Error> {
     };
     numeric_fields(s, gcp, location, 0, 12)?;
     require_cset82("GLN extension", &unescape(s, extension)?, 20)
+}
+
+/// Parses an SGLN URI into the GLN, the extension (`None` for `0`) and
+/// the company-prefix length the URI was written with.
+pub(crate) fn parse_sgln_uri(s: &str) -> Result<(Gln, Option<String>, usize), Gs1Error> {
+    validate_sgln_uri(s)?;
+    let body = s.strip_prefix(SGLN).unwrap_or_default();
+    let mut fields = body.splitn(3, '.');
+    let (gcp, location) = (
+        fields.next().unwrap_or_default(),
+        fields.next().unwrap_or_default(),
+    );
+    let extension = unescape(s, fields.next().unwrap_or_default())?;
+    let body12 = format!("{gcp}{location}");
+    let cd =
+        check_digit(&body12).ok_or_else(|| Gs1Error::malformed("SGLN URI", s, "not digits"))?;
+    let gln = Gln::parse(&format!("{body12}{cd}"))?;
+    let extension = (extension != "0").then_some(extension);
+    Ok((gln, extension, gcp.len()))
 }
 
 #[cfg(test)]
@@ -96,5 +117,33 @@ mod tests {
         valid("urn:epc:id:sgtin:0361414.00000.0", Err("malformed"));
         valid("8888882.02867.0", Err("malformed"));
         valid("", Err("malformed"));
+    }
+
+    #[test]
+    fn parsing() {
+        let parse = |s: &str| {
+            parse_sgln_uri(s)
+                .map(|(g, e, l)| (g.to_string(), e, l))
+                .map_err(|e| e.code())
+        };
+        let gln = "0361414000001".to_string();
+        assert_eq!(
+            parse("urn:epc:id:sgln:0361414.00000.0"),
+            Ok((gln.clone(), None, 7))
+        );
+        assert_eq!(
+            parse("urn:epc:id:sgln:036141.400000.12"),
+            Ok((gln.clone(), Some("12".into()), 6))
+        );
+        assert_eq!(
+            parse("urn:epc:id:sgln:036141400000..A%2F1"),
+            Ok((gln, Some("A/1".into()), 12))
+        );
+        assert_eq!(parse("urn:epc:id:sgln:0361414.0000.0"), Err("malformed"));
+        let g = Gln::parse("0361414000001").unwrap();
+        for len in 6..=12 {
+            let uri = g.sgln_uri(len, Some("X%1")).unwrap();
+            assert_eq!(parse(&uri), Ok((g.to_string(), Some("X%1".into()), len)));
+        }
     }
 }

@@ -9,6 +9,7 @@
 
 mod bad_input;
 mod cli;
+mod code_cmd;
 mod durability;
 mod end_to_end;
 mod harness_selftest;

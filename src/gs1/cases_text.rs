@@ -1,0 +1,83 @@
+//! Data-driven cases for the text forms a person or a system types:
+//! bracketed element strings and EPC pure-identity URIs (SGTIN, SSCC,
+//! SGLN) with every company-prefix length 6 to 12 and every character TDS
+//! escapes, one line `(input, expected)` each, rendered by
+//! `super::render_scan`. Digital Link cases live in `digital_link.rs`.
+
+/// Bracketed element string and EPC URI cases.
+#[rustfmt::skip]
+pub(crate) const CASES: &[(&str, &str)] = &[
+    ("(01)00361414567894(21)ABC123", "hri (01)00361414567894(21)ABC123 => urn:epc:id:sgtin:0361414.056789.ABC123"),
+    ("(01)00361414567894(17)270131(10)L1(21)S1", "hri (01)00361414567894(17)270131(10)L1(21)S1 => urn:epc:id:sgtin:0361414.056789.S1"),
+    ("(01)00361414567894(21)A(B)C", "hri (01)00361414567894(21)A(B)C => urn:epc:id:sgtin:0361414.056789.A(B)C"),
+    ("(01)00361414567894(21)A\\(10)B", "hri (01)00361414567894(21)A(10)B => urn:epc:id:sgtin:0361414.056789.A(10)B"),
+    ("(01)00361414567894(21)ABC(", "hri (01)00361414567894(21)ABC( => urn:epc:id:sgtin:0361414.056789.ABC("),
+    ("(01)00361414567894(21)\"%&/<>?", "hri (01)00361414567894(21)\"%&/<>? => urn:epc:id:sgtin:0361414.056789.%22%25%26%2F%3C%3E%3F"),
+    ("(01)00361414567894(21)%25", "hri (01)00361414567894(21)%25 => urn:epc:id:sgtin:0361414.056789.%2525"),
+    ("(01)00361414567894(21)x'y(z)*+,-.:;=_!", "hri (01)00361414567894(21)x'y(z)*+,-.:;=_! => urn:epc:id:sgtin:0361414.056789.x'y(z)*+,-.:;=_!"),
+    ("(01)0361414567894(21)ABC", "err@4: AI (01) GTIN is 13 characters, exactly 14 required"),
+    ("(01)00361414567897(21)ABC", "err@4: GTIN check digit should be 4, got 7"),
+    ("(01)00361414567894(21)", "err@22: AI (21) serial is 0 characters, at least 1 required"),
+    ("(01)00361414567894(21)123456789012345678901", "err@22: AI (21) serial is 21 characters, at most 20 allowed"),
+    ("(01)00361414567894(21)AB C", "err@24: AI (21) serial contains ' ', which is not allowed (GS1 character set 82)"),
+    ("(01)00361414567894(21)A\\B", "err@23: AI (21) serial contains '\\\\', which is not allowed (GS1 character set 82)"),
+    ("(01)00361414567894(21)ABC(17)2501", "err@29: AI (17) expiry date is 4 characters, exactly 6 required"),
+    ("(01)00361414567894(21)ABC(17)251301", "err@29: AI (17) month 13 is not a month"),
+    ("(01)00361414567894(21)ABC(17)250132", "err@29: AI (17) day 32 is not a date"),
+    ("(01)00361414567894(21)A(7003)2701310960", "err@35: AI (7003) minute 60 is not a time"),
+    ("(01)00361414567894(21)ABC(99)X", "hri (01)00361414567894(21)ABC(99)X => urn:epc:id:sgtin:0361414.056789.ABC"),
+    ("(01)00361414567894(21)ABC(98765)X", "hri (01)00361414567894(21)ABC(98765)X => urn:epc:id:sgtin:0361414.056789.ABC(98765)X"),
+    ("(01)00361414567894(21)A(3106)000001", "err@23: (3106) is not a GS1 application identifier"),
+    ("(1)X", "err@0: expected a GS1 AI at '(1)X'"),
+    ("()", "err@0: expected a GS1 AI at '()'"),
+    ("(", "err@0: expected a GS1 AI at '('"),
+    ("(01", "err@0: expected a GS1 AI at '(01'"),
+    ("(01)00361414567894 (21)A", "err@4: AI (01) GTIN is 15 characters, exactly 14 required"),
+    ("(01)00361414567894(21)S(240)ADD/1(241)CUST-2", "hri (01)00361414567894(21)S(240)ADD/1(241)CUST-2 => urn:epc:id:sgtin:0361414.056789.S"),
+    ("(01)00361414567894(21)S(250)SEC(7003)2701312359", "hri (01)00361414567894(21)S(250)SEC(7003)2701312359 => urn:epc:id:sgtin:0361414.056789.S"),
+    ("(01)00361414567894(21)S(712)CN-1(713)DRN-1(714)AIM-1", "hri (01)00361414567894(21)S(712)CN-1(713)DRN-1(714)AIM-1 => urn:epc:id:sgtin:0361414.056789.S"),
+    ("(01)00361414567894(21)S(711)12345678901234567890X", "err@28: AI (711) NHRN CIP is 21 characters, at most 20 allowed"),
+    ("(01)00361414567894(21)S(11)250100(17)270100", "hri (01)00361414567894(21)S(11)250100(17)270100 => urn:epc:id:sgtin:0361414.056789.S"),
+    ("(01)00361414567894(21)S\\x1d", "err@23: AI (21) serial contains '\\\\', which is not allowed (GS1 character set 82)"),
+    ("(01)00361414567894(21)S\\u{1d}", "err@23: AI (21) serial contains '\\\\', which is not allowed (GS1 character set 82)"),
+    ("(01)00361414567894(21)S\\x1d(10)L", "err@23: AI (21) serial contains '\\\\', which is not allowed (GS1 character set 82)"),
+    ("(01)00361414567894(21)S\x1d(10)L", "err@23: AI (21) serial contains '\\u{1d}', which is not allowed (GS1 character set 82)"),
+    ("(414)0361414000001(254)A/B", "hri (414)0361414000001(254)A/B => urn:epc:id:sgln:0361414.00000.A%2FB"),
+    ("(414)0361414000001(254)123456789012345678901", "err@23: AI (254) GLN extension is 21 characters, at most 20 allowed"),
+    ("(00)003614145000000013(02)00361414567894(37)12", "hri (00)003614145000000013(02)00361414567894(37)12 => urn:epc:id:sscc:0361414.0500000001"),
+    // EPC URIs, company prefixes of 6 to 12 digits.
+    ("urn:epc:id:sgtin:036141.0456789.S", "epc (01)00361414567894(21)S => urn:epc:id:sgtin:036141.0456789.S"),
+    ("urn:epc:id:sgtin:0361414.056789.S", "epc (01)00361414567894(21)S => urn:epc:id:sgtin:0361414.056789.S"),
+    ("urn:epc:id:sgtin:03614145.06789.S", "epc (01)00361414567894(21)S => urn:epc:id:sgtin:03614145.06789.S"),
+    ("urn:epc:id:sgtin:036141456.0789.S", "epc (01)00361414567894(21)S => urn:epc:id:sgtin:036141456.0789.S"),
+    ("urn:epc:id:sgtin:0361414567.089.S", "epc (01)00361414567894(21)S => urn:epc:id:sgtin:0361414567.089.S"),
+    ("urn:epc:id:sgtin:03614145678.09.S", "epc (01)00361414567894(21)S => urn:epc:id:sgtin:03614145678.09.S"),
+    ("urn:epc:id:sgtin:036141456789.0.S", "epc (01)00361414567894(21)S => urn:epc:id:sgtin:036141456789.0.S"),
+    ("urn:epc:id:sgtin:03614.1456789.S", "err@0: GS1 company prefix length 5 is not between 6 and 12"),
+    ("urn:epc:id:sgtin:0361414.556789.1", "epc (01)50361414567899(21)1 => urn:epc:id:sgtin:0361414.556789.1"),
+    ("urn:epc:id:sgtin:0361414.056789.%22%25%26%2F%3C%3E%3F", "epc (01)00361414567894(21)\"%&/<>? => urn:epc:id:sgtin:0361414.056789.%22%25%26%2F%3C%3E%3F"),
+    ("urn:epc:id:sgtin:0361414.056789.a%2fb", "epc (01)00361414567894(21)a/b => urn:epc:id:sgtin:0361414.056789.a%2Fb"),
+    ("urn:epc:id:sgtin:0361414.056789.A%41", "err@0: EPC URI 'urn:epc:id:sgtin:0361414.056789.A%41' is malformed: '%41' is not one of the escapes %22 %25 %26 %2F %3C %3E %3F"),
+    ("urn:epc:id:sgtin:0361414.056789.A?", "err@0: EPC URI 'urn:epc:id:sgtin:0361414.056789.A?' contains '?' which must be percent-escaped in an EPC URI"),
+    ("urn:epc:id:sgtin:0361414.056789.1234567890123456789%25", "epc (01)00361414567894(21)1234567890123456789% => urn:epc:id:sgtin:0361414.056789.1234567890123456789%25"),
+    ("urn:epc:id:sgtin:0361414.056789.123456789012345678901", "err@0: serial '123456789012345678901' has 21 characters, expected 1 to 20 characters"),
+    ("urn:epc:id:sscc:036141.04500000001", "epc (00)003614145000000013 => urn:epc:id:sscc:036141.04500000001"),
+    ("urn:epc:id:sscc:0361414.0500000001", "epc (00)003614145000000013 => urn:epc:id:sscc:0361414.0500000001"),
+    ("urn:epc:id:sscc:036141450000.00001", "epc (00)003614145000000013 => urn:epc:id:sscc:036141450000.00001"),
+    ("urn:epc:id:sscc:0361414.05000000010", "err@0: EPC URI 'urn:epc:id:sscc:0361414.05000000010' is malformed: company prefix (7 digits) and the next field (11 digits) must have 17 digits together"),
+    ("urn:epc:id:sgln:0361414.00000.0", "epc (414)0361414000001 => urn:epc:id:sgln:0361414.00000.0"),
+    ("urn:epc:id:sgln:0361414.00000.12", "epc (414)0361414000001(254)12 => urn:epc:id:sgln:0361414.00000.12"),
+    ("urn:epc:id:sgln:036141.400000.A%2F1", "epc (414)0361414000001(254)A/1 => urn:epc:id:sgln:0361414.00000.A%2F1"),
+    ("urn:epc:id:sgln:0361414.0000.0", "err@0: EPC URI 'urn:epc:id:sgln:0361414.0000.0' is malformed: company prefix (7 digits) and the next field (4 digits) must have 12 digits together"),
+    ("urn:epc:tag:sgtin-96:3.0361414.056789.1", "err@0: unsupported EPC URI 'urn:epc:tag:sgtin-96:3.0361414.056789.1': linegate reads the EPC URIs urn:epc:id:sgtin:…, urn:epc:id:sscc:… and urn:epc:id:sgln:…"),
+    ("  urn:epc:id:giai:0361414.1", "err@2: unsupported EPC scheme 'giai' in 'urn:epc:id:giai:0361414.1': linegate reads the EPC URIs urn:epc:id:sgtin:…, urn:epc:id:sscc:… and urn:epc:id:sgln:…"),
+    ("", "err@0: the code is empty"),
+    (" \r\n", "err@0: the code is empty"),
+    ("hello", "err@0: not a GS1 code: expected scanner data (]d2…, 01…), an element string (01)…, a GS1 Digital Link https://…/01/… or an EPC URI urn:epc:id:…"),
+    ("ftp://example.com/01/00361414567894", "err@0: not a GS1 code: expected scanner data (]d2…, 01…), an element string (01)…, a GS1 Digital Link https://…/01/… or an EPC URI urn:epc:id:…"),
+];
+
+#[test]
+fn text_cases() {
+    super::run_cases(CASES);
+}
