@@ -48,7 +48,7 @@ pub fn to_json(i: &Inspected) -> Value {
             let elements: Map<String, Value> = scan
                 .elements
                 .iter()
-                .map(|e| (e.ai.clone(), Value::String(e.value.clone())))
+                .map(|e| (e.ai.to_string(), Value::String(e.value.clone())))
                 .collect();
             let mut obj = json!({ "input": i.input, "ok": true, "form": scan.form.label(), "elements": elements });
             if let Some(epc) = epc {

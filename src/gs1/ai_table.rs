@@ -88,6 +88,11 @@ pub(crate) struct AiTable {
     /// AI length for each two-digit prefix (0: no AI starts with it).
     prefix_len: [u8; 100],
     slots: Vec<u16>,
+    /// Every defined AI's digits back to back, so elements can borrow their AI for the
+    /// program's lifetime instead of allocating it (the table itself is `'static`).
+    names: String,
+    /// Offset into `names` per slot (`u32::MAX`: no AI there).
+    name_at: Vec<u32>,
 }
 
 fn digits_value(s: &[u8]) -> Option<usize> {
@@ -104,6 +109,13 @@ impl AiTable {
         self.entries.get(usize::from(slot))
     }
 
+    /// The AI's own text as a `'static` string, for a complete AI of 2 to 4 digits.
+    pub fn name(&'static self, ai: &[u8]) -> Option<&'static str> {
+        let base = *SLOT_BASE.get(ai.len()).filter(|_| ai.len() >= 2)?;
+        let at = *self.name_at.get(base + digits_value(ai)?)? as usize;
+        self.names.get(at..at + ai.len())
+    }
+
     /// The length of the AI that starts `data`, from its first two digits.
     pub fn ai_len_at(&self, data: &[u8]) -> Option<usize> {
         let prefix = digits_value(data.get(..2)?)?;
@@ -114,6 +126,8 @@ impl AiTable {
     pub(crate) fn build(entries: Vec<AiEntry>) -> Result<Self, String> {
         let mut slots = vec![NONE; SLOTS];
         let mut prefix_len = [0u8; 100];
+        let mut names = String::new();
+        let mut name_at = vec![u32::MAX; SLOTS];
         for (i, e) in entries.iter().enumerate() {
             let index = u16::try_from(i).map_err(|_| "too many entries".to_string())?;
             for ai in e.lo..=e.hi {
@@ -122,6 +136,8 @@ impl AiTable {
                     return Err(format!("AI {ai} defined twice"));
                 }
                 *slot = index;
+                name_at[SLOT_BASE[e.ai_len] + usize::from(ai)] = names.len() as u32;
+                names.push_str(&format!("{ai:0width$}", width = e.ai_len));
                 let prefix = usize::from(ai) / 10usize.pow(e.ai_len as u32 - 2);
                 let len = e.ai_len as u8;
                 if prefix_len[prefix] != 0 && prefix_len[prefix] != len {
@@ -134,6 +150,8 @@ impl AiTable {
             entries,
             prefix_len,
             slots,
+            names,
+            name_at,
         })
     }
 }
@@ -147,6 +165,8 @@ pub(crate) fn table() -> &'static AiTable {
             entries: Vec::new(),
             prefix_len: [0; 100],
             slots: vec![NONE; SLOTS],
+            names: String::new(),
+            name_at: vec![u32::MAX; SLOTS],
         })
     })
 }

@@ -9,10 +9,8 @@
 use chrono::NaiveDate;
 
 use super::Gs1Error;
-use super::error::{ParseError, ParseErrorKind};
 use super::expiry::Expiry;
 use super::keys::{Identifier, Lot};
-use super::scan::parse_scan;
 
 /// A scanned or received code: the serialised identifier plus the
 /// attributes that came with it.
@@ -32,9 +30,7 @@ pub struct Code {
 /// the century of two-digit years. The error is a [`Gs1Error::Parse`]
 /// wrapping the [`ParseError`] (position and kind).
 pub fn parse_code(input: &str, today: NaiveDate) -> Result<Code, Gs1Error> {
-    let scan = parse_scan(input.as_bytes(), today)?;
-    scan.code
-        .ok_or_else(|| ParseError::new(0, ParseErrorKind::NotAnInstance).into())
+    Ok(super::scan::parse_instance(input.as_bytes(), today)?)
 }
 
 #[cfg(test)]

@@ -69,7 +69,7 @@ pub(crate) fn parse_digital_link(
     uri: &str,
     base: usize,
     today: NaiveDate,
-) -> Result<Vec<Found>, ParseError> {
+) -> Result<Vec<Found<'static>>, ParseError> {
     let t = table();
     let scheme_end = uri.find("://").map_or(0, |i| i + 3);
     let uri = uri.split('#').next().unwrap_or_default();

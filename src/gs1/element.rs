@@ -8,6 +8,8 @@
 //! on the way (`ai_rules.rs`). Which AIs may appear together is decided
 //! later, in `pairing.rs`.
 
+use std::borrow::Cow;
+
 use chrono::NaiveDate;
 
 use super::ai_rules::{At, check_value};
@@ -21,38 +23,53 @@ pub(crate) const GS: u8 = 0x1d;
 /// One application identifier and its value, e.g. `21` = `ABC123`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Element {
-    pub ai: String,
+    pub ai: &'static str,
     /// The dictionary title, e.g. "SERIAL" (empty for AIs without one).
     pub title: &'static str,
     pub value: String,
 }
 
-/// An element with its dictionary row and where it was found.
+/// A checked element with its dictionary row and where it was found. The value borrows
+/// from the input where it can (raw scanner data), so the daemon's path allocates only the
+/// values that become part of its `Code`.
 #[derive(Debug, Clone)]
-pub(crate) struct Found {
-    pub el: Element,
+pub(crate) struct Found<'a> {
+    /// The table's own copy of the AI: one address per AI (see `pairing::same_ai`).
+    pub ai: &'static str,
+    pub value: Cow<'a, str>,
     pub entry: &'static AiEntry,
     /// Byte offset of the AI (its `(` in bracketed form).
     pub pos: usize,
 }
 
-impl Found {
-    /// Checks `value` against the row of `ai` and builds the element.
+impl<'a> Found<'a> {
+    /// Checks `value` against the row of `ai`.
     pub fn new(
         ai: &str,
         entry: &'static AiEntry,
-        value: String,
+        value: impl Into<Cow<'a, str>>,
         pos: usize,
         at: At,
         today: NaiveDate,
-    ) -> Result<Found, ParseError> {
+    ) -> Result<Found<'a>, ParseError> {
+        let value = value.into();
         check_value(ai, entry, &value, at, today)?;
-        let el = Element {
-            ai: ai.to_string(),
-            title: entry.title,
+        let ai = table().name(ai.as_bytes()).unwrap_or("??");
+        Ok(Found {
+            ai,
             value,
-        };
-        Ok(Found { el, entry, pos })
+            entry,
+            pos,
+        })
+    }
+
+    /// The public form, owning its value.
+    pub fn into_element(self) -> Element {
+        Element {
+            ai: self.ai,
+            title: self.entry.title,
+            value: self.value.into_owned(),
+        }
     }
 }
 
@@ -73,8 +90,9 @@ pub(crate) fn split_raw(
     data: &[u8],
     base: usize,
     today: NaiveDate,
-) -> Result<Vec<Found>, ParseError> {
+) -> Result<Vec<Found<'_>>, ParseError> {
     let t = table();
+    let text = std::str::from_utf8(data).ok();
     let mut out = Vec::with_capacity(6);
     let mut i = 0;
     while i < data.len() {
@@ -96,39 +114,38 @@ pub(crate) fn split_raw(
             }
         })?;
         let start = i + ai_len;
-        let until_gs = data[start..]
+        // A predefined-length value ends after its length at the latest: look no further.
+        let window = if entry.fixed {
+            data.len().min(start + entry.max_len)
+        } else {
+            data.len()
+        };
+        let end = data[start..window]
             .iter()
             .position(|&b| b == GS)
-            .map_or(data.len(), |p| start + p);
-        let end = if entry.fixed {
-            until_gs.min(start + entry.max_len)
-        } else {
-            until_gs
-        };
-        // An AI is ASCII digits, so this cannot fail.
-        let ai = std::str::from_utf8(ai_bytes).unwrap_or_default();
-        let value = std::str::from_utf8(&data[start..end]).map_err(|e| {
-            let ch = char::REPLACEMENT_CHARACTER;
-            let cset = entry
-                .components
-                .first()
-                .map_or(super::ai_table::Cset::X, |c| c.cset);
-            let subject = super::ai_rules::subject(ai, entry.title);
-            let kind = ParseErrorKind::BadCharacter { subject, ch, cset };
-            ParseError::new(base + start + e.valid_up_to(), kind)
-        })?;
+            .map_or(window, |p| start + p);
+        // The table's own copy of the AI (digits, found above).
+        let ai = t.name(ai_bytes).unwrap_or_default();
+        // One UTF-8 check for the whole input; a value is re-checked on its own only to
+        // locate a bad byte.
+        let valid = text.and_then(|t| t.get(start..end));
+        let value = valid
+            .map_or_else(|| std::str::from_utf8(&data[start..end]), Ok)
+            .map_err(|e| {
+                let ch = char::REPLACEMENT_CHARACTER;
+                let cset = entry
+                    .components
+                    .first()
+                    .map_or(super::ai_table::Cset::X, |c| c.cset);
+                let subject = super::ai_rules::subject(ai, entry.title);
+                let kind = ParseErrorKind::BadCharacter { subject, ch, cset };
+                ParseError::new(base + start + e.valid_up_to(), kind)
+            })?;
         let at = At {
             pos: base + start,
             exact: true,
         };
-        out.push(Found::new(
-            ai,
-            entry,
-            value.to_string(),
-            base + i,
-            at,
-            today,
-        )?);
+        out.push(Found::new(ai, entry, value, base + i, at, today)?);
         i = end;
         if data.get(i) == Some(&GS) {
             i += 1;
@@ -155,7 +172,7 @@ pub(crate) fn split_bracketed(
     s: &str,
     base: usize,
     today: NaiveDate,
-) -> Result<Vec<Found>, ParseError> {
+) -> Result<Vec<Found<'static>>, ParseError> {
     let t = table();
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(6);

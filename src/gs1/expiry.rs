@@ -17,7 +17,8 @@ use super::{Gs1Error, shown};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expiry {
     date: NaiveDate,
-    raw: String,
+    /// The six YYMMDD digits as read (no allocation: an expiry is parsed per scanned code).
+    raw: [u8; 6],
 }
 
 fn bad(value: &str, reason: impl Into<String>) -> Gs1Error {
@@ -82,7 +83,10 @@ impl Expiry {
             date.ok_or_else(|| bad(raw, format!("{year}-{month:02} has no day {day:02}")))?;
         Ok(Expiry {
             date,
-            raw: raw.to_string(),
+            raw: raw
+                .as_bytes()
+                .try_into()
+                .map_err(|_| bad(raw, "expected six digits YYMMDD"))?,
         })
     }
 
@@ -102,6 +106,10 @@ impl Expiry {
         let date = NaiveDate::from_ymd_opt(year, month, day)
             .ok_or_else(|| bad(s, "not a calendar date"))?;
         let raw = format!("{:02}{month:02}{day:02}", year % 100);
+        let raw = raw
+            .as_bytes()
+            .try_into()
+            .map_err(|_| bad(s, "year out of range"))?;
         Ok(Expiry { date, raw })
     }
 
@@ -117,7 +125,7 @@ impl Expiry {
 
     /// The `YYMMDD` form as printed in the barcode (day `00` kept).
     pub fn raw_yymmdd(&self) -> String {
-        self.raw.clone()
+        String::from_utf8_lossy(&self.raw).into_owned()
     }
 }
 

@@ -56,6 +56,12 @@ macro_rules! string_newtype {
             pub(crate) fn from_checked(value: &str) -> Self {
                 $name(value.to_string())
             }
+
+            /// Like `from_checked`, taking the string it already owns.
+            #[allow(dead_code)] // not every key type is built from an owned string
+            pub(crate) fn from_checked_owned(value: String) -> Self {
+                $name(value)
+            }
         }
 
         impl fmt::Display for $name {

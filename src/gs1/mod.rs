@@ -187,7 +187,7 @@ pub(crate) fn render_scan(input: &[u8]) -> String {
         Err(e) => return format!("err@{}: {e}", e.position),
     };
     let mut out = match &scan.form {
-        InputForm::Scanner { symbology: Some(s) } => s.clone(),
+        InputForm::Scanner { symbology: Some(s) } => s.to_string(),
         InputForm::Scanner { symbology: None } => "raw".into(),
         InputForm::Bracketed => "hri".into(),
         InputForm::DigitalLink => "dl".into(),

@@ -12,16 +12,23 @@ use super::ai_table::matches;
 use super::element::Found;
 use super::error::{ParseError, ParseErrorKind};
 
+/// Whether two elements carry the same AI. Element AIs are borrowed from the AI table's
+/// arena, one copy per AI (an element only exists for an AI the table knows), so the same AI
+/// is the same bytes: comparing addresses is enough, and cheaper per code than `==`.
+fn same_ai(a: &Found, b: &Found) -> bool {
+    std::ptr::eq(a.ai.as_ptr(), b.ai.as_ptr())
+}
+
 fn present(found: &[Found], pattern: &str) -> bool {
-    found.iter().any(|f| matches(pattern, &f.el.ai))
+    found.iter().any(|f| matches(pattern, f.ai))
 }
 
 /// Checks duplicates, `ex=` and `req=` over all elements of one code.
 pub(crate) fn check_pairing(found: &[Found]) -> Result<(), ParseError> {
     for (i, f) in found.iter().enumerate() {
-        if found[..i].iter().any(|g| g.el.ai == f.el.ai) {
+        if found[..i].iter().any(|g| same_ai(g, f)) {
             let kind = ParseErrorKind::Duplicate {
-                ai: f.el.ai.clone(),
+                ai: f.ai.to_string(),
             };
             return Err(ParseError::new(f.pos, kind));
         }
@@ -30,11 +37,11 @@ pub(crate) fn check_pairing(found: &[Found]) -> Result<(), ParseError> {
         for pattern in &f.entry.ex {
             if let Some(other) = found
                 .iter()
-                .find(|g| g.el.ai != f.el.ai && matches(pattern, &g.el.ai))
+                .find(|g| !same_ai(g, f) && matches(pattern, g.ai))
             {
                 let kind = ParseErrorKind::Excluded {
-                    ai: f.el.ai.clone(),
-                    other: other.el.ai.clone(),
+                    ai: f.ai.to_string(),
+                    other: other.ai.to_string(),
                 };
                 return Err(ParseError::new(f.pos.max(other.pos), kind));
             }
@@ -51,7 +58,7 @@ pub(crate) fn check_pairing(found: &[Found]) -> Result<(), ParseError> {
                     .map(|group| group.iter().map(|p| p.to_string()).collect())
                     .collect();
                 let kind = ParseErrorKind::Requires {
-                    ai: f.el.ai.clone(),
+                    ai: f.ai.to_string(),
                     alternatives,
                 };
                 return Err(ParseError::new(f.pos, kind));

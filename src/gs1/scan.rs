@@ -9,6 +9,8 @@
 //! value (`ai_rules.rs`), check pairing (`pairing.rs`), then build `Code`.
 //! EPC URIs carry no attributes, so they skip pairing.
 
+use std::borrow::Cow;
+
 use chrono::NaiveDate;
 
 use super::code::Code;
@@ -27,7 +29,7 @@ use super::{Gs1Error, ai_table::table};
 pub enum InputForm {
     /// Raw scanner data; `symbology` is the AIM identifier such as `]d2`.
     Scanner {
-        symbology: Option<String>,
+        symbology: Option<&'static str>,
     },
     /// Human-readable element string `(01)…(21)…`.
     Bracketed,
@@ -74,17 +76,25 @@ pub struct Scan {
 }
 
 /// AIM symbology identifiers of symbols that carry GS1 element strings.
-const GS1_SYMBOLOGIES: [&[u8]; 5] = [b"]d2", b"]C1", b"]Q3", b"]e0", b"]J1"];
+const GS1_SYMBOLOGIES: [&str; 5] = ["]d2", "]C1", "]Q3", "]e0", "]J1"];
 
 fn starts_with_ignore_case(b: &[u8], prefix: &str) -> bool {
     b.get(..prefix.len())
         .is_some_and(|p| p.eq_ignore_ascii_case(prefix.as_bytes()))
 }
 
-/// Parses one code in any supported form. Surrounding ASCII whitespace
-/// (CR/LF from a scanner, spaces) is ignored; positions in errors count
-/// from the start of `input`.
-pub fn parse_scan(input: &[u8], today: NaiveDate) -> Result<Scan, ParseError> {
+/// What a code is made of before it becomes a [`Scan`] or a [`Code`].
+enum Parsed<'a> {
+    Epc(Scan),
+    Elements {
+        form: InputForm,
+        found: Vec<Found<'a>>,
+        start: usize,
+    },
+}
+
+/// Splits and checks `input` (every form, every value, pairing rules).
+fn parse_parts(input: &[u8], today: NaiveDate) -> Result<Parsed<'_>, ParseError> {
     let start = input
         .iter()
         .position(|b| !b.is_ascii_whitespace())
@@ -103,18 +113,18 @@ pub fn parse_scan(input: &[u8], today: NaiveDate) -> Result<Scan, ParseError> {
     };
     let (form, found) = if first == b']' {
         let id = data.get(..3).unwrap_or(data);
-        if !GS1_SYMBOLOGIES.contains(&id) {
+        let Some(symbology) = GS1_SYMBOLOGIES.iter().copied().find(|s| s.as_bytes() == id) else {
             let symbology = super::shown(&String::from_utf8_lossy(id));
             return Err(ParseError::new(
                 start,
                 ParseErrorKind::NotGs1Symbol { symbology },
             ));
-        }
+        };
         let mut body = (&data[3..], start + 3);
         if body.0.first() == Some(&GS) {
             body = (&body.0[1..], body.1 + 1); // an explicit leading FNC1
         }
-        let symbology = Some(String::from_utf8_lossy(id).into_owned());
+        let symbology = Some(symbology);
         (
             InputForm::Scanner { symbology },
             split_raw(body.0, body.1, today)?,
@@ -137,7 +147,7 @@ pub fn parse_scan(input: &[u8], today: NaiveDate) -> Result<Scan, ParseError> {
             parse_digital_link(text()?, start, today)?,
         )
     } else if starts_with_ignore_case(data, "urn:") {
-        return epc(text()?).map_err(|e| ParseError {
+        return epc(text()?).map(Parsed::Epc).map_err(|e| ParseError {
             position: start,
             ..ParseError::from(e)
         });
@@ -148,28 +158,89 @@ pub fn parse_scan(input: &[u8], today: NaiveDate) -> Result<Scan, ParseError> {
         return Err(ParseError::new(end, ParseErrorKind::Empty));
     }
     check_pairing(&found)?;
-    let scan = assemble(form, found, today).map_err(|e| ParseError {
-        position: start,
-        ..ParseError::from(e)
-    })?;
-    Ok(scan)
+    Ok(Parsed::Elements { form, found, start })
 }
 
-fn assemble(form: InputForm, found: Vec<Found>, today: NaiveDate) -> Result<Scan, Gs1Error> {
+/// Parses one code in any supported form into a [`Scan`]: the elements,
+/// and the identifier and location they name. Surrounding ASCII whitespace
+/// (CR/LF from a scanner, spaces) is ignored; positions in errors count
+/// from the start of `input`.
+pub fn parse_scan(input: &[u8], today: NaiveDate) -> Result<Scan, ParseError> {
+    match parse_parts(input, today)? {
+        Parsed::Epc(scan) => Ok(scan),
+        Parsed::Elements { form, found, start } => {
+            assemble(form, found, today).map_err(|e| ParseError {
+                position: start,
+                ..ParseError::from(e)
+            })
+        }
+    }
+}
+
+/// The identifier of a code (SGTIN or SSCC) without building the element
+/// list: the daemon's path, per scanned code. The values the elements
+/// already own move into the identifier's types.
+pub(crate) fn parse_instance(input: &[u8], today: NaiveDate) -> Result<Code, ParseError> {
+    let (found, start) = match parse_parts(input, today)? {
+        Parsed::Epc(scan) => {
+            return scan
+                .code
+                .ok_or_else(|| ParseError::new(0, ParseErrorKind::NotAnInstance));
+        }
+        Parsed::Elements { found, start, .. } => (found, start),
+    };
+    let [mut sscc, mut gtin, mut serial, mut lot, mut expiry] = [None, None, None, None, None];
+    for f in found {
+        let slot = match (f.entry.ai_len, f.entry.lo, f.entry.hi) {
+            (2, 0, 0) => &mut sscc,
+            (2, 1, 1) => &mut gtin,
+            (2, 21, 21) => &mut serial,
+            (2, 10, 10) => &mut lot,
+            (2, 17, 17) => &mut expiry,
+            _ => continue,
+        };
+        *slot = Some(f.value);
+    }
+    // The values passed the dictionary's checks, which are what the key types require.
+    let id = match (sscc, gtin.zip(serial)) {
+        (Some(s), None) => Identifier::Sscc(Sscc::from_checked_owned(s.into_owned())),
+        (None, Some((g, s))) => Identifier::Sgtin(Sgtin {
+            gtin: Gtin::from_checked_owned(g.into_owned()),
+            serial: Serial::from_checked_owned(s.into_owned()),
+        }),
+        _ => return Err(ParseError::new(0, ParseErrorKind::NotAnInstance)),
+    };
+    let expiry = expiry
+        .map(|e: Cow<'_, str>| Expiry::from_yymmdd(&e, today))
+        .transpose()
+        .map_err(|e| ParseError {
+            position: start,
+            ..ParseError::from(e)
+        })?;
+    Ok(Code {
+        id,
+        lot: lot.map(|l| Lot::from_checked_owned(l.into_owned())),
+        expiry,
+        gcp_len: None,
+    })
+}
+
+fn assemble(form: InputForm, found: Vec<Found<'_>>, today: NaiveDate) -> Result<Scan, Gs1Error> {
     // One pass over the elements picks out the AIs that make the code.
     let mut v: [Option<&str>; 7] = [None; 7];
     for f in &found {
-        let slot = match f.el.ai.as_bytes() {
-            b"00" => 0,
-            b"01" => 1,
-            b"21" => 2,
-            b"10" => 3,
-            b"17" => 4,
-            b"414" => 5,
-            b"254" => 6,
+        // By the row's numeric AI: cheaper than comparing strings, per element per code.
+        let slot = match (f.entry.ai_len, f.entry.lo, f.entry.hi) {
+            (2, 0, 0) => 0,
+            (2, 1, 1) => 1,
+            (2, 21, 21) => 2,
+            (2, 10, 10) => 3,
+            (2, 17, 17) => 4,
+            (3, 414, 414) => 5,
+            (3, 254, 254) => 6,
             _ => continue,
         };
-        v[slot] = Some(f.el.value.as_str());
+        v[slot] = Some(&*f.value);
     }
     let [sscc, gtin, serial, lot, expiry, gln, extension] = v;
     let sgtin = gtin.zip(serial);
@@ -193,7 +264,7 @@ fn assemble(form: InputForm, found: Vec<Found>, today: NaiveDate) -> Result<Scan
         None => None,
     };
     let sgln = gln.map(|g| (Gln::from_checked(g), extension.map(str::to_string)));
-    let elements = found.into_iter().map(|f| f.el).collect();
+    let elements = found.into_iter().map(Found::into_element).collect();
     Ok(Scan {
         form,
         elements,
@@ -205,7 +276,7 @@ fn assemble(form: InputForm, found: Vec<Found>, today: NaiveDate) -> Result<Scan
 fn element(ai: &str, value: &str) -> Element {
     let title = table().get(ai.as_bytes()).map_or("", |e| e.title);
     Element {
-        ai: ai.to_string(),
+        ai: table().name(ai.as_bytes()).unwrap_or("??"),
         title,
         value: value.to_string(),
     }
