@@ -11,12 +11,12 @@ use std::io::{BufRead, Write};
 use chrono::NaiveDate;
 use serde_json::{Map, Value, json};
 
-use crate::gs1::{self, CompanyPrefixes, Scan};
+use crate::gs1::{self, CompanyPrefixes, EpcUri, Scan};
 
 /// The outcome of one input, ready to print.
 pub struct Inspected {
     pub input: String,
-    pub result: Result<(Scan, Option<String>), String>,
+    pub result: Result<(Scan, Option<EpcUri>), String>,
 }
 
 /// Parses one input and renders its EPC URI (when it names an instance or a location).
@@ -28,9 +28,9 @@ pub fn inspect(raw: &[u8], prefixes: &CompanyPrefixes, today: NaiveDate) -> Insp
             let epc = if let Some(code) = &scan.code {
                 Some(prefixes.epc_uri(code).map_err(|e| e.to_string())?)
             } else if let Some((gln, ext)) = &scan.sgln {
-                let len = prefixes.len_for_gln(gln).map_err(|e| e.to_string())?;
                 Some(
-                    gln.sgln_uri(len, ext.as_deref())
+                    prefixes
+                        .sgln(gln, ext.as_deref())
                         .map_err(|e| e.to_string())?,
                 )
             } else {
@@ -52,7 +52,7 @@ pub fn to_json(i: &Inspected) -> Value {
                 .collect();
             let mut obj = json!({ "input": i.input, "ok": true, "form": scan.form.label(), "elements": elements });
             if let Some(epc) = epc {
-                obj["epc"] = Value::String(epc.clone());
+                obj["epc"] = Value::String(epc.to_string());
             }
             obj
         }

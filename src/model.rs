@@ -7,6 +7,8 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+use crate::gs1::EpcUri;
+
 /// One message from a line, accepted by the decoder and ready for the line rules.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LineMessage {
@@ -61,7 +63,7 @@ pub struct CodeRecord {
     /// Canonical element-string key, e.g. `(01)00361414567894(21)ABC123`; unique in the registry.
     pub key: String,
     /// EPC pure-identity URI used in EPCIS documents.
-    pub epc: String,
+    pub epc: EpcUri,
     /// GTIN-14 of an SGTIN (None for an SSCC).
     pub gtin: Option<String>,
     /// Lot and expiry if the code carried them (AI 10 / AI 17), for wrong-label detection.
@@ -174,7 +176,7 @@ pub struct BatchSnapshot {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Commissioned {
-    pub epc: String,
+    pub epc: EpcUri,
     pub time: DateTime<Utc>,
 }
 

@@ -352,7 +352,10 @@ mod tests {
             panic!("not commission")
         };
         assert_eq!(batch, "B1");
-        assert_eq!(codes[0].epc, "urn:epc:id:sgtin:0361414.056789.ABC123");
+        assert_eq!(
+            codes[0].epc.as_str(),
+            "urn:epc:id:sgtin:0361414.056789.ABC123"
+        );
         assert_eq!(codes[0].key, "(01)00361414567894(21)ABC123");
         assert_eq!(codes[1].key, "(01)00361414567894(21)X/Y");
         assert_eq!(codes[1].gtin.as_deref(), Some("00361414567894"));

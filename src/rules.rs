@@ -217,9 +217,12 @@ mod tests {
     }
 
     fn code(gtin: &str, serial: &str, lot: Option<&str>) -> CodeRecord {
+        let key = format!("(01){gtin}(21){serial}");
+        let parsed = crate::gs1::parse_code(&key, expiry()).expect("test code parses");
+        let prefixes = crate::gs1::CompanyPrefixes::new(vec![], Some(7)).expect("prefixes");
         CodeRecord {
-            key: format!("(01){gtin}(21){serial}"),
-            epc: String::new(),
+            epc: prefixes.epc_uri(&parsed).expect("uri"),
+            key,
             gtin: Some(gtin.into()),
             lot: lot.map(Into::into),
             expiry: None,

@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::epcis::{Action, Document, Ilmd, ObjectEvent, cbv};
-use crate::gs1::Gln;
+use crate::gs1::{EpcUri, Gln};
 use crate::model::BatchSnapshot;
 
 /// Who sends to whom: one per `[[upstream]]`.
@@ -23,9 +23,9 @@ pub struct Partner {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Place {
     /// SGLN of the line (readPoint).
-    pub read_point: String,
+    pub read_point: EpcUri,
     /// SGLN of the site (bizLocation).
-    pub biz_location: String,
+    pub biz_location: EpcUri,
 }
 
 /// Builds the end-of-batch document, or None when the batch commissioned nothing.
@@ -68,6 +68,10 @@ mod tests {
     use crate::model::Commissioned;
     use chrono::{NaiveDate, TimeZone};
 
+    fn uri(s: &str) -> EpcUri {
+        EpcUri::parse(s).expect("a valid EPC URI")
+    }
+
     fn snap(n: usize) -> BatchSnapshot {
         let t0 = Utc
             .with_ymd_and_hms(2026, 3, 4, 10, 0, 0)
@@ -85,7 +89,7 @@ mod tests {
             closed_at: t0,
             commissioned: (0..n)
                 .map(|i| Commissioned {
-                    epc: format!("urn:epc:id:sgtin:0361414.056789.S{i}"),
+                    epc: uri(&format!("urn:epc:id:sgtin:0361414.056789.S{i}")),
                     time: t0 + chrono::Duration::seconds(i as i64),
                 })
                 .collect(),
@@ -94,8 +98,8 @@ mod tests {
 
     fn build(n: usize) -> Option<Document> {
         let place = Place {
-            read_point: "urn:epc:id:sgln:0361414.00001.L1".into(),
-            biz_location: "urn:epc:id:sgln:0361414.00000.0".into(),
+            read_point: uri("urn:epc:id:sgln:0361414.00001.L1"),
+            biz_location: uri("urn:epc:id:sgln:0361414.00000.0"),
         };
         let partner = Partner {
             upstream: "mah".into(),
@@ -118,7 +122,7 @@ mod tests {
         assert_eq!(doc.events.len(), 1);
         let e = &doc.events[0];
         assert_eq!(e.epcs.len(), 3);
-        assert_eq!(e.epcs[2], "urn:epc:id:sgtin:0361414.056789.S2");
+        assert_eq!(e.epcs[2].as_str(), "urn:epc:id:sgtin:0361414.056789.S2");
         assert_eq!(e.event_time, snap(3).commissioned[2].time);
         assert_eq!(e.ilmd.as_ref().map(|i| i.lot.as_str()), Some("LOT1"));
         assert_eq!(e.tz_offset, "+01:00");

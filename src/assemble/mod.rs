@@ -14,6 +14,7 @@ use chrono::{DateTime, Local, Offset, Utc};
 use tokio_util::sync::CancellationToken;
 
 use crate::epcis;
+use crate::gs1::EpcUri;
 use crate::model::NewDocument;
 use crate::store::{Assembled, BuildFn, Store};
 
@@ -23,9 +24,9 @@ pub use batch::{Partner, Place};
 #[derive(Debug, Clone)]
 pub struct AssemblerConfig {
     /// SGLN of the site (bizLocation).
-    pub biz_location: String,
+    pub biz_location: EpcUri,
     /// readPoint SGLN per line id.
-    pub read_points: HashMap<String, String>,
+    pub read_points: HashMap<String, EpcUri>,
     pub partners: Vec<Partner>,
     /// A fixed `±hh:mm` offset, or None for the host's local time zone.
     pub tz_offset: Option<String>,

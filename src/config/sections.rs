@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::Config;
 use super::reader::{Problems, Table};
-use crate::gs1::{self, CompanyPrefixes, Gln};
+use crate::gs1::{self, CompanyPrefixes, EpcUri, Gln};
 
 /// `[gateway]`: where data lives and who this site is.
 #[derive(Debug, Clone)]
@@ -18,7 +18,7 @@ pub struct Gateway {
     pub data_dir: PathBuf,
     pub site_gln: Gln,
     /// The site's SGLN, derived from `site_gln` (bizLocation of every event).
-    pub site_sgln: String,
+    pub site_sgln: EpcUri,
     pub shutdown_timeout: Duration,
     /// A fixed `±hh:mm` for eventTimeZoneOffset, or None for the host's time zone.
     pub timezone_offset: Option<String>,
@@ -39,7 +39,7 @@ pub struct Mqtt {
 #[derive(Debug, Clone)]
 pub struct Line {
     pub id: String,
-    pub sgln: String,
+    pub sgln: EpcUri,
 }
 
 /// `[[upstream]]`: a partner that receives documents.
@@ -88,9 +88,12 @@ pub(super) fn read(root: &Table<'_>, p: &mut Problems) -> Option<Config> {
         {
             p.add(t.path_of("id"), format!("line id '{id}' is used twice"));
         }
-        let sgln = t
-            .string("sgln", p)
-            .filter(|s| check(gs1::validate_sgln_uri(s), &t.path_of("sgln"), p));
+        let sgln = t.string("sgln", p).and_then(|s| {
+            let checked = gs1::validate_sgln_uri(&s).and_then(|()| EpcUri::parse(&s));
+            checked
+                .map_err(|e| p.add(t.path_of("sgln"), e.to_string()))
+                .ok()
+        });
         if let (Some(id), Some(sgln)) = (id, sgln) {
             lines.push(Line { id, sgln });
         }
@@ -128,10 +131,6 @@ pub(super) fn read(root: &Table<'_>, p: &mut Problems) -> Option<Config> {
     })
 }
 
-fn check(r: Result<(), gs1::Gs1Error>, path: &str, p: &mut Problems) -> bool {
-    r.map_err(|e| p.add(path, e.to_string())).is_ok()
-}
-
 fn gln(t: &Table<'_>, key: &str, p: &mut Problems) -> Option<Gln> {
     let s = t.string(key, p)?;
     Gln::parse(&s)
@@ -161,7 +160,7 @@ fn gateway(t: &Table<'_>, prefixes: Option<&CompanyPrefixes>, p: &mut Problems) 
     let site_gln = site_gln?;
     let site_sgln = prefixes?
         .len_for_gln(&site_gln)
-        .and_then(|len| site_gln.sgln_uri(len, None))
+        .and_then(|len| EpcUri::sgln(&site_gln, len, None))
         .map_err(|e| p.add("gateway.site_gln", e.to_string()))
         .ok()?;
     Some(Gateway {

@@ -12,7 +12,10 @@ fn the_annotated_example_is_valid() {
     let c = parse(&example()).expect("example parses");
     assert_eq!(c.lines.len(), 2);
     assert_eq!(c.upstreams[0].receiver_gln.as_str(), "0614141000005");
-    assert_eq!(c.gateway.site_sgln, "urn:epc:id:sgln:0361414.00000.0");
+    assert_eq!(
+        c.gateway.site_sgln.as_str(),
+        "urn:epc:id:sgln:0361414.00000.0"
+    );
     assert_eq!((c.mqtt.host.as_str(), c.mqtt.port), ("127.0.0.1", 1883));
 }
 

@@ -9,7 +9,7 @@ mod xml12;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::gs1::Gln;
+use crate::gs1::{EpcUri, Gln};
 
 pub use xml12::write_epcis12;
 
@@ -61,13 +61,13 @@ pub struct ObjectEvent {
     pub event_time: DateTime<Utc>,
     /// `±hh:mm`, the line's local offset at `event_time`.
     pub tz_offset: String,
-    pub epcs: Vec<String>,
+    pub epcs: Vec<EpcUri>,
     pub action: Action,
     pub biz_step: Option<String>,
     pub disposition: Option<String>,
     /// SGLN URIs.
-    pub read_point: Option<String>,
-    pub biz_location: Option<String>,
+    pub read_point: Option<EpcUri>,
+    pub biz_location: Option<EpcUri>,
     pub ilmd: Option<Ilmd>,
 }
 

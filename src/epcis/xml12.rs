@@ -76,7 +76,7 @@ fn object_event(w: &mut Xml, e: &ObjectEvent) -> Result<(), EpcisError> {
     w.text("eventTimeZoneOffset", &e.tz_offset)?;
     w.start("epcList", &[])?;
     for epc in &e.epcs {
-        w.text("epc", epc)?;
+        w.text("epc", epc.as_str())?;
     }
     w.end("epcList")?;
     w.text("action", e.action.as_str())?;
@@ -92,7 +92,7 @@ fn object_event(w: &mut Xml, e: &ObjectEvent) -> Result<(), EpcisError> {
     ] {
         if let Some(id) = id {
             w.start(el, &[])?;
-            w.text("id", id)?;
+            w.text("id", id.as_str())?;
             w.end(el)?;
         }
     }
@@ -146,7 +146,11 @@ impl Xml {
 mod tests {
     use super::*;
     use crate::epcis::{Action, Ilmd, cbv};
-    use crate::gs1::Gln;
+    use crate::gs1::{EpcUri, Gln};
+
+    fn uri(s: &str) -> EpcUri {
+        EpcUri::parse(s).expect("a valid EPC URI")
+    }
     use chrono::{NaiveDate, TimeZone};
 
     fn doc() -> Document {
@@ -162,12 +166,12 @@ mod tests {
             events: vec![ObjectEvent {
                 event_time: t,
                 tz_offset: "+01:00".into(),
-                epcs: vec!["urn:epc:id:sgtin:0361414.056789.A%26B".into()],
+                epcs: vec![uri("urn:epc:id:sgtin:0361414.056789.A%26B")],
                 action: Action::Add,
                 biz_step: Some(cbv::BIZSTEP_COMMISSIONING.into()),
                 disposition: Some(cbv::DISP_ACTIVE.into()),
-                read_point: Some("urn:epc:id:sgln:0361414.00001.L1".into()),
-                biz_location: Some("urn:epc:id:sgln:0361414.00000.0".into()),
+                read_point: Some(uri("urn:epc:id:sgln:0361414.00001.L1")),
+                biz_location: Some(uri("urn:epc:id:sgln:0361414.00000.0")),
                 ilmd: Some(Ilmd {
                     lot: "L<1>".into(),
                     expiry: NaiveDate::from_ymd_opt(2027, 6, 30).expect("date"),

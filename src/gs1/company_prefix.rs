@@ -9,6 +9,7 @@
 
 use super::check_digit::require_digits;
 use super::code::Code;
+use super::epc::EpcUri;
 use super::gcp_table::{self, TableLength};
 use super::keys::{Gln, Identifier};
 use super::{Gs1Error, check_gcp_len};
@@ -71,12 +72,17 @@ impl CompanyPrefixes {
 
     /// EPC URI of `code`, using the prefix length the code arrived with
     /// (EPC URIs) or else the configured / tabled one.
-    pub fn epc_uri(&self, code: &Code) -> Result<String, Gs1Error> {
+    pub fn epc_uri(&self, code: &Code) -> Result<EpcUri, Gs1Error> {
         let len = match code.gcp_len {
             Some(len) => len,
             None => self.len_for(&code.id)?,
         };
-        code.id.epc_uri(len)
+        code.id.epc_uri(len).map(EpcUri::from_rendered)
+    }
+
+    /// SGLN URI of a location (GLN + optional extension).
+    pub fn sgln(&self, gln: &Gln, extension: Option<&str>) -> Result<EpcUri, Gs1Error> {
+        EpcUri::sgln(gln, self.len_for_gln(gln)?, extension)
     }
 }
 
@@ -98,7 +104,7 @@ mod tests {
     /// Parses `input` and renders its EPC URI with [`prefixes`].
     fn check(input: &str, expected: Result<&str, &str>) {
         let got = parse_code(input, today())
-            .and_then(|c| prefixes().epc_uri(&c))
+            .and_then(|c| prefixes().epc_uri(&c).map(|u| u.to_string()))
             .map_err(|e| e.code());
         assert_eq!(got, expected.map(str::to_string), "{input:?}");
     }
@@ -137,7 +143,7 @@ mod tests {
         let p = prefixes();
         for input in ["(01)00361414567894(21)A/B%C", "(00)103614140000000015"] {
             let code = parse_code(input, today()).unwrap();
-            let again = parse_code(&p.epc_uri(&code).unwrap(), today()).unwrap();
+            let again = parse_code(p.epc_uri(&code).unwrap().as_str(), today()).unwrap();
             assert_eq!(again.id, code.id);
             assert_eq!(again.id.key(), input);
         }

@@ -101,7 +101,14 @@ fn apply(tx: &Transaction<'_>, msg: &LineMessage) -> Result<bool, StoreError> {
             )?;
             let at = ts(msg.time);
             for c in codes {
-                stmt.execute(params![c.key, c.epc, batch, at, msg.line, msg.message_id])?;
+                stmt.execute(params![
+                    c.key,
+                    c.epc.as_str(),
+                    batch,
+                    at,
+                    msg.line,
+                    msg.message_id
+                ])?;
             }
             Ok(false)
         }

@@ -12,6 +12,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::ledger::ts;
 use super::{Assembled, BuildFn, StoreError};
+use crate::gs1::EpcUri;
 use crate::model::{BatchSnapshot, Commissioned};
 
 /// A document due (or waiting) for one upstream.
@@ -135,6 +136,9 @@ fn closed_batch(tx: &rusqlite::Transaction<'_>) -> Result<Option<BatchSnapshot>,
         Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
     })? {
         let (epc, at) = row?;
+        // Only URIs linegate rendered are stored; re-checking keeps the EPCIS input typed.
+        let epc = EpcUri::parse(&epc)
+            .map_err(|e| StoreError::Corrupt(format!("batch {batch}: serial {epc}: {e}")))?;
         commissioned.push(Commissioned {
             epc,
             time: parse_ts(&at).ok_or_else(|| corrupt("commissioned_at"))?,
