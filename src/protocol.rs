@@ -363,4 +363,36 @@ mod tests {
         let close = ctx_decode(r#"{"id":"m3","type":"batch_close","batch":"B1"}"#).expect("close");
         assert_eq!(close.event, LineEvent::BatchClose { batch: "B1".into() });
     }
+
+    #[test]
+    fn codes_arrive_in_every_gs1_form() {
+        let payload = r#"{"id":"m9","type":"commission","batch":"B1","codes":[
+            "]d2010036141456789417280630\u001d21RAW1",
+            "https://id.example.com/01/00361414567894/21/DL%2F1?17=280630",
+            "(01)00361414567894(21)HRI1",
+            "urn:epc:id:sgtin:0361414.056789.URI1"]}"#;
+        let LineEvent::Commission { codes, .. } = ctx_decode(payload).expect("decodes").event
+        else {
+            panic!("not commission")
+        };
+        let epcs: Vec<&str> = codes.iter().map(|c| c.epc.as_str()).collect();
+        assert_eq!(
+            epcs,
+            [
+                "urn:epc:id:sgtin:0361414.056789.RAW1",
+                "urn:epc:id:sgtin:0361414.056789.DL%2F1",
+                "urn:epc:id:sgtin:0361414.056789.HRI1",
+                "urn:epc:id:sgtin:0361414.056789.URI1"
+            ]
+        );
+        assert_eq!(codes[0].expiry, NaiveDate::from_ymd_opt(2028, 6, 30));
+        let bad = r#"{"id":"m9","type":"commission","batch":"B1","codes":["]d2010036141456789417281332\u001d21X"]}"#;
+        let err = ctx_decode(bad).expect_err("bad date");
+        assert_eq!(err.rejection.code, RejectCode::InvalidCode);
+        assert!(
+            err.rejection.reason.contains("(17)"),
+            "{}",
+            err.rejection.reason
+        );
+    }
 }
