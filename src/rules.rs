@@ -6,6 +6,7 @@
 //! so the check and the write cannot be separated by another message. Nothing here does I/O.
 //! Issue "line rules" extends this with the full serial state machine and aggregation.
 
+pub mod aggregation;
 pub mod serial;
 
 use std::collections::HashSet;
