@@ -117,7 +117,7 @@ pub fn check_pack(
                 why,
             })
         };
-        if c.key == parent || ancestors.iter().any(|a| *a == c.key) {
+        if c.key == parent || ancestors.contains(&c.key) {
             return fail(ChildProblem::Cycle);
         }
         if children[..index].iter().any(|o| o.key == c.key) {
