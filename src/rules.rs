@@ -7,6 +7,7 @@
 //! Issue "line rules" extends this with the full serial state machine and aggregation.
 
 pub mod aggregation;
+pub mod reconcile;
 pub mod serial;
 
 use std::collections::HashSet;
