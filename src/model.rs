@@ -100,6 +100,9 @@ pub enum RejectCode {
     BatchNotOpen,
     BatchExists,
     DuplicateCode,
+    DuplicateScan,
+    CommissionConflict,
+    InvalidTransition,
     GtinMismatch,
     LabelMismatch,
 }
@@ -117,13 +120,16 @@ impl RejectCode {
             RejectCode::BatchNotOpen => "batch_not_open",
             RejectCode::BatchExists => "batch_exists",
             RejectCode::DuplicateCode => "duplicate_code",
+            RejectCode::DuplicateScan => "duplicate_scan",
+            RejectCode::CommissionConflict => "commission_conflict",
+            RejectCode::InvalidTransition => "invalid_transition",
             RejectCode::GtinMismatch => "gtin_mismatch",
             RejectCode::LabelMismatch => "label_mismatch",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        const ALL: [RejectCode; 12] = [
+        const ALL: [RejectCode; 15] = [
             RejectCode::InvalidJson,
             RejectCode::PayloadTooLarge,
             RejectCode::MissingField,
@@ -134,6 +140,9 @@ impl RejectCode {
             RejectCode::BatchNotOpen,
             RejectCode::BatchExists,
             RejectCode::DuplicateCode,
+            RejectCode::DuplicateScan,
+            RejectCode::CommissionConflict,
+            RejectCode::InvalidTransition,
             RejectCode::GtinMismatch,
             RejectCode::LabelMismatch,
         ];
@@ -231,7 +240,7 @@ mod tests {
         }
         assert_eq!(
             listed.len(),
-            12,
+            15,
             "a code was added to RejectCode but not to the schema, or the reverse"
         );
     }

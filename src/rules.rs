@@ -13,6 +13,7 @@ pub mod serial;
 use std::collections::HashSet;
 
 use crate::model::{LineEvent, LineMessage, RejectCode, Rejection};
+use serial::{Policy, Refusal, SerialEvent, SerialFacts};
 
 /// The lifecycle of a batch as far as the rules care.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,8 +56,8 @@ pub struct BatchView {
 pub trait LedgerView {
     type Error;
     fn batch(&self, batch: &str) -> Result<Option<BatchView>, Self::Error>;
-    /// Whether an identifier (by its canonical key) was already commissioned.
-    fn is_commissioned(&self, key: &str) -> Result<bool, Self::Error>;
+    /// An identifier's registry facts (by its canonical key) and the batch that commissioned it.
+    fn serial(&self, key: &str) -> Result<Option<(String, SerialFacts)>, Self::Error>;
 }
 
 /// Decides whether `msg` may be applied. `Ok(Err(rejection))` is a refusal; the outer error is
@@ -97,13 +98,22 @@ pub fn judge<L: LedgerView>(
                         format!("codes[{i}] {} appears twice in this message", code.key),
                     )));
                 }
-                if ledger.is_commissioned(&code.key)? {
+                // Same batch means same GTIN, lot and expiry: a repeated read, not a conflict.
+                let known = ledger.serial(&code.key)?;
+                let same_data = known.as_ref().is_some_and(|(b, _)| b == batch);
+                let event = SerialEvent::Commission { same_data };
+                if let Err(refusal) =
+                    serial::transition(known.map(|(_, f)| f), event, Policy::default())
+                {
+                    let code_for = match refusal {
+                        Refusal::DuplicateScan => RejectCode::DuplicateScan,
+                        Refusal::CommissionConflict => RejectCode::CommissionConflict,
+                        _ => RejectCode::InvalidTransition,
+                    };
+                    let batch_note = if same_data { "" } else { " (in another batch)" };
                     return Ok(Err(Rejection::new(
-                        RejectCode::DuplicateCode,
-                        format!(
-                            "codes[{i}] {} is already commissioned; a serial is commissioned once",
-                            code.key
-                        ),
+                        code_for,
+                        format!("codes[{i}] {} {refusal}{batch_note}", code.key),
                     )));
                 }
             }
@@ -189,7 +199,8 @@ mod tests {
     #[derive(Default)]
     struct Ledger {
         batches: HashMap<String, BatchView>,
-        keys: HashSet<String>,
+        /// Commissioned keys and their batch.
+        keys: HashMap<String, String>,
     }
 
     impl LedgerView for Ledger {
@@ -197,8 +208,9 @@ mod tests {
         fn batch(&self, batch: &str) -> Result<Option<BatchView>, Self::Error> {
             Ok(self.batches.get(batch).cloned())
         }
-        fn is_commissioned(&self, key: &str) -> Result<bool, Self::Error> {
-            Ok(self.keys.contains(key))
+        fn serial(&self, key: &str) -> Result<Option<(String, SerialFacts)>, Self::Error> {
+            let facts = SerialFacts::loose(serial::SerialState::Commissioned);
+            Ok(self.keys.get(key).map(|b| (b.clone(), facts)))
         }
     }
 
@@ -216,7 +228,10 @@ mod tests {
             expiry: expiry(),
         };
         l.batches.insert("B1".into(), view);
-        l.keys.insert("(01)00361414567894(21)OLD".into());
+        l.keys
+            .insert("(01)00361414567894(21)OLD".into(), "B0".into());
+        l.keys
+            .insert("(01)00361414567894(21)MINE".into(), "B1".into());
         l
     }
 
@@ -283,7 +298,13 @@ mod tests {
             Open,
             "L1",
             commission(vec![code(g, "OLD", None)]),
-            Some(DuplicateCode),
+            Some(CommissionConflict),
+        );
+        check(
+            Open,
+            "L1",
+            commission(vec![code(g, "MINE", None)]),
+            Some(DuplicateScan),
         );
         check(
             Open,

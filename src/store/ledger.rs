@@ -10,6 +10,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::{Decoded, IngestItem, IngestOutcome, StoreError};
 use crate::model::{LineEvent, LineMessage, QUARANTINE_PAYLOAD_MAX, RejectCode, Rejection};
+use crate::rules::serial::{SerialFacts, SerialState};
 use crate::rules::{self, BatchState, BatchView, LedgerView};
 
 pub(super) fn ts(t: DateTime<Utc>) -> String {
@@ -228,12 +229,24 @@ impl LedgerView for TxLedger<'_, '_> {
         }))
     }
 
-    fn is_commissioned(&self, key: &str) -> Result<bool, StoreError> {
-        let found: Option<i64> = self
+    fn serial(&self, key: &str) -> Result<Option<(String, SerialFacts)>, StoreError> {
+        let row: Option<(String, String)> = self
             .tx
-            .prepare_cached("SELECT 1 FROM serials WHERE key = ?1")?
-            .query_row([key], |r| r.get(0))
+            .prepare_cached("SELECT batch, state FROM serials WHERE key = ?1")?
+            .query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
-        Ok(found.is_some())
+        let Some((batch, state)) = row else {
+            return Ok(None);
+        };
+        let state = match state.as_str() {
+            "commissioned" => SerialState::Commissioned,
+            other => {
+                return Err(StoreError::Corrupt(format!(
+                    "serial {key} has state {other}"
+                )));
+            }
+        };
+        // Aggregation is not stored yet (issue "line rules"): every serial is loose.
+        Ok(Some((batch, SerialFacts::loose(state))))
     }
 }

@@ -13,5 +13,6 @@ mod code_cmd;
 mod durability;
 mod end_to_end;
 mod harness_selftest;
+mod line_rules;
 mod support;
 mod upstream_outage;
