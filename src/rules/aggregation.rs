@@ -89,6 +89,46 @@ impl std::fmt::Display for AggregationRefusal {
     }
 }
 
+/// The parent's facts if `usable` accepts them; an unknown parent was never commissioned.
+fn usable_parent(
+    parent: &str,
+    facts: Option<SerialFacts>,
+    usable: impl Fn(SerialFacts) -> Result<(), Refusal>,
+) -> Result<SerialFacts, AggregationRefusal> {
+    let refused = |refusal| AggregationRefusal::Parent {
+        key: parent.to_string(),
+        refusal,
+    };
+    let f = facts.ok_or_else(|| refused(Refusal::NotCommissioned))?;
+    usable(f).map_err(refused)?;
+    Ok(f)
+}
+
+/// Runs `check` on every child in order (after refusing a child listed twice) and collects the
+/// children's new facts, or the first problem with the child's index.
+fn each_child(
+    children: &[ChildFacts],
+    check: impl Fn(&ChildFacts) -> Result<SerialFacts, ChildProblem>,
+) -> Result<Vec<SerialFacts>, AggregationRefusal> {
+    children
+        .iter()
+        .enumerate()
+        .map(|(index, c)| {
+            let repeated = children[..index].iter().any(|o| o.key == c.key);
+            let result = if repeated {
+                Err(ChildProblem::Repeated)
+            } else {
+                check(c)
+            };
+            result.map_err(|why| AggregationRefusal::Child {
+                index,
+                key: c.key.clone(),
+                why,
+            })
+        })
+        .collect()
+}
+
 /// Checks packing `children` into `parent`. `ancestors` is the parent's chain upwards (its
 /// parent, that one's parent, …). Returns the parent's and each child's new facts.
 pub fn check_pack(
@@ -97,46 +137,23 @@ pub fn check_pack(
     ancestors: &[String],
     children: &[ChildFacts],
 ) -> Result<(SerialFacts, Vec<SerialFacts>), AggregationRefusal> {
-    let parent_refusal = |refusal| AggregationRefusal::Parent {
-        key: parent.to_string(),
-        refusal,
-    };
-    let mut p = match parent_facts {
-        None => return Err(parent_refusal(Refusal::NotCommissioned)),
-        Some(f) if f.state != SerialState::Commissioned => {
-            return Err(parent_refusal(Refusal::WrongState { state: f.state }));
-        }
-        Some(f) => f,
-    };
-    let mut out = Vec::with_capacity(children.len());
-    for (index, c) in children.iter().enumerate() {
-        let fail = |why| {
-            Err(AggregationRefusal::Child {
-                index,
-                key: c.key.clone(),
-                why,
-            })
-        };
+    let mut p = usable_parent(parent, parent_facts, |f| match f.state {
+        SerialState::Commissioned => Ok(()),
+        state => Err(Refusal::WrongState { state }),
+    })?;
+    let out = each_child(children, |c| {
         if c.key == parent || ancestors.contains(&c.key) {
-            return fail(ChildProblem::Cycle);
-        }
-        if children[..index].iter().any(|o| o.key == c.key) {
-            return fail(ChildProblem::Repeated);
+            return Err(ChildProblem::Cycle);
         }
         match c.parent.as_deref() {
-            Some(x) if x == parent => return fail(ChildProblem::AlreadyInParent),
-            Some(x) => {
-                return fail(ChildProblem::InOtherParent {
-                    parent: x.to_string(),
-                });
-            }
-            None => {}
+            Some(x) if x == parent => Err(ChildProblem::AlreadyInParent),
+            Some(x) => Err(ChildProblem::InOtherParent {
+                parent: x.to_string(),
+            }),
+            None => transition(c.facts, SerialEvent::Pack, Policy::default())
+                .map_err(ChildProblem::State),
         }
-        match transition(c.facts, SerialEvent::Pack, Policy::default()) {
-            Ok(next) => out.push(next),
-            Err(r) => return fail(ChildProblem::State(r)),
-        }
-    }
+    })?;
     p.children += children.len();
     Ok((p, out))
 }
@@ -148,37 +165,16 @@ pub fn check_unpack(
     parent_facts: Option<SerialFacts>,
     children: &[ChildFacts],
 ) -> Result<(SerialFacts, Vec<SerialFacts>), AggregationRefusal> {
-    let parent_refusal = |refusal| AggregationRefusal::Parent {
-        key: parent.to_string(),
-        refusal,
-    };
-    let mut p = match parent_facts {
-        None => return Err(parent_refusal(Refusal::NotCommissioned)),
-        Some(f) if f.state == SerialState::Destroyed => {
-            return Err(parent_refusal(Refusal::Terminal));
-        }
-        Some(f) => f,
-    };
-    let mut out = Vec::with_capacity(children.len());
-    for (index, c) in children.iter().enumerate() {
-        let fail = |why| {
-            Err(AggregationRefusal::Child {
-                index,
-                key: c.key.clone(),
-                why,
-            })
-        };
-        if children[..index].iter().any(|o| o.key == c.key) {
-            return fail(ChildProblem::Repeated);
-        }
+    let mut p = usable_parent(parent, parent_facts, |f| match f.state {
+        SerialState::Destroyed => Err(Refusal::Terminal),
+        _ => Ok(()),
+    })?;
+    let out = each_child(children, |c| {
         if c.parent.as_deref() != Some(parent) {
-            return fail(ChildProblem::NotInParent);
+            return Err(ChildProblem::NotInParent);
         }
-        match transition(c.facts, SerialEvent::Unpack, Policy::default()) {
-            Ok(next) => out.push(next),
-            Err(r) => return fail(ChildProblem::State(r)),
-        }
-    }
+        transition(c.facts, SerialEvent::Unpack, Policy::default()).map_err(ChildProblem::State)
+    })?;
     p.children = p.children.saturating_sub(children.len());
     Ok((p, out))
 }

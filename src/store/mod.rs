@@ -52,6 +52,9 @@ pub enum StoreError {
     TooNew { found: i64, supported: i64 },
     #[error("stored value is unreadable: {0}")]
     Corrupt(String),
+    /// The group this request was part of did not commit (the cause is logged once).
+    #[error("not committed: {0}")]
+    NotCommitted(String),
     #[error("the store writer has stopped")]
     Closed,
 }

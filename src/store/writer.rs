@@ -106,9 +106,7 @@ fn commit_group(
             tracing::error!(error = %e, count = items.len(), "ingest group failed; nothing of it is acknowledged");
             let text = e.to_string();
             for (_, reply) in items {
-                let _ = reply.send(Err(StoreError::Corrupt(format!(
-                    "group commit failed: {text}"
-                ))));
+                let _ = reply.send(Err(StoreError::NotCommitted(text.clone())));
             }
         }
     }
