@@ -22,7 +22,7 @@ use crate::store::Store;
 
 /// Runs the daemon until `stop` resolves.
 pub async fn run(config: Config, stop: impl Future<Output = ()>) -> anyhow::Result<()> {
-    let (store, store_thread) = Store::open(&config.gateway.data_dir)
+    let (store, store_thread) = Store::open(&config.gateway.data_dir, config.rules_policy())
         .with_context(|| format!("opening the store in {}", config.gateway.data_dir.display()))?;
     tracing::info!(data_dir = %config.gateway.data_dir.display(), "store open");
 

@@ -29,9 +29,55 @@ pub enum LineEvent {
         batch: String,
         codes: Vec<CodeRecord>,
     },
+    /// Pack `children` into `parent` (case, bundle, pallet).
+    Aggregate {
+        parent: CodeRecord,
+        children: Vec<CodeRecord>,
+    },
+    /// Unpack `children` from `parent`; None unpacks everything it holds.
+    Disaggregate {
+        parent: CodeRecord,
+        children: Option<Vec<CodeRecord>>,
+    },
+    /// Decommission, destroy, sample or ship loose units.
+    Units {
+        action: UnitAction,
+        codes: Vec<CodeRecord>,
+        reason: Option<String>,
+    },
     BatchClose {
         batch: String,
     },
+    BatchCancel {
+        batch: String,
+        reason: Option<String>,
+    },
+    /// QA release of a closed batch (from the supervisor's command line, not from a line).
+    BatchRelease {
+        batch: String,
+    },
+}
+
+/// What happens to the units of a `LineEvent::Units`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UnitAction {
+    Decommission,
+    Destroy,
+    Sample,
+    /// Leaves the site as a top-level unit, with everything packed in it. Shipment messages
+    /// (issue "upstream messages") will send it; protocol v1 has no `ship` message yet.
+    Ship,
+}
+
+impl UnitAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnitAction::Decommission => "decommission",
+            UnitAction::Destroy => "destroy",
+            UnitAction::Sample => "sample",
+            UnitAction::Ship => "ship",
+        }
+    }
 }
 
 impl LineEvent {
@@ -40,7 +86,12 @@ impl LineEvent {
         match self {
             LineEvent::BatchOpen(_) => "batch_open",
             LineEvent::Commission { .. } => "commission",
+            LineEvent::Aggregate { .. } => "aggregate",
+            LineEvent::Disaggregate { .. } => "disaggregate",
+            LineEvent::Units { action, .. } => action.as_str(),
             LineEvent::BatchClose { .. } => "batch_close",
+            LineEvent::BatchCancel { .. } => "batch_cancel",
+            LineEvent::BatchRelease { .. } => "batch_release",
         }
     }
 }
@@ -49,8 +100,10 @@ impl LineEvent {
 #[derive(Debug, Clone, PartialEq)]
 pub struct BatchOpen {
     pub batch: String,
-    /// GTIN-14, already validated.
+    /// GTIN-14 of the saleable unit, already validated.
     pub gtin: String,
+    /// GTIN-14s of the bundles and cases this batch commissions (SSCCs need none).
+    pub pack_gtins: Vec<String>,
     pub lot: String,
     pub expiry: NaiveDate,
     pub work_order: Option<String>,
@@ -99,15 +152,58 @@ pub enum RejectCode {
     UnknownLine,
     BatchNotOpen,
     BatchExists,
+    BatchLimit,
+    UnaggregatedUnits,
     DuplicateCode,
     DuplicateScan,
     CommissionConflict,
     InvalidTransition,
+    NotCommissioned,
+    Packed,
+    NotPacked,
+    HasChildren,
+    Destroyed,
+    InOtherParent,
+    AlreadyInParent,
+    NotInParent,
+    AggregationCycle,
+    RepeatedChild,
     GtinMismatch,
     LabelMismatch,
 }
 
 impl RejectCode {
+    /// Every code, in the order the protocol documentation lists them.
+    pub const ALL: [RejectCode; 27] = [
+        RejectCode::InvalidJson,
+        RejectCode::PayloadTooLarge,
+        RejectCode::MissingField,
+        RejectCode::InvalidField,
+        RejectCode::UnknownType,
+        RejectCode::InvalidCode,
+        RejectCode::UnknownLine,
+        RejectCode::BatchNotOpen,
+        RejectCode::BatchExists,
+        RejectCode::BatchLimit,
+        RejectCode::UnaggregatedUnits,
+        RejectCode::DuplicateCode,
+        RejectCode::DuplicateScan,
+        RejectCode::CommissionConflict,
+        RejectCode::InvalidTransition,
+        RejectCode::NotCommissioned,
+        RejectCode::Packed,
+        RejectCode::NotPacked,
+        RejectCode::HasChildren,
+        RejectCode::Destroyed,
+        RejectCode::InOtherParent,
+        RejectCode::AlreadyInParent,
+        RejectCode::NotInParent,
+        RejectCode::AggregationCycle,
+        RejectCode::RepeatedChild,
+        RejectCode::GtinMismatch,
+        RejectCode::LabelMismatch,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             RejectCode::InvalidJson => "invalid_json",
@@ -119,34 +215,29 @@ impl RejectCode {
             RejectCode::UnknownLine => "unknown_line",
             RejectCode::BatchNotOpen => "batch_not_open",
             RejectCode::BatchExists => "batch_exists",
+            RejectCode::BatchLimit => "batch_limit",
+            RejectCode::UnaggregatedUnits => "unaggregated_units",
             RejectCode::DuplicateCode => "duplicate_code",
             RejectCode::DuplicateScan => "duplicate_scan",
             RejectCode::CommissionConflict => "commission_conflict",
             RejectCode::InvalidTransition => "invalid_transition",
+            RejectCode::NotCommissioned => "not_commissioned",
+            RejectCode::Packed => "packed",
+            RejectCode::NotPacked => "not_packed",
+            RejectCode::HasChildren => "has_children",
+            RejectCode::Destroyed => "destroyed",
+            RejectCode::InOtherParent => "in_other_parent",
+            RejectCode::AlreadyInParent => "already_in_parent",
+            RejectCode::NotInParent => "not_in_parent",
+            RejectCode::AggregationCycle => "aggregation_cycle",
+            RejectCode::RepeatedChild => "repeated_child",
             RejectCode::GtinMismatch => "gtin_mismatch",
             RejectCode::LabelMismatch => "label_mismatch",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        const ALL: [RejectCode; 15] = [
-            RejectCode::InvalidJson,
-            RejectCode::PayloadTooLarge,
-            RejectCode::MissingField,
-            RejectCode::InvalidField,
-            RejectCode::UnknownType,
-            RejectCode::InvalidCode,
-            RejectCode::UnknownLine,
-            RejectCode::BatchNotOpen,
-            RejectCode::BatchExists,
-            RejectCode::DuplicateCode,
-            RejectCode::DuplicateScan,
-            RejectCode::CommissionConflict,
-            RejectCode::InvalidTransition,
-            RejectCode::GtinMismatch,
-            RejectCode::LabelMismatch,
-        ];
-        ALL.into_iter().find(|c| c.as_str() == s)
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
     }
 }
 
@@ -240,7 +331,7 @@ mod tests {
         }
         assert_eq!(
             listed.len(),
-            15,
+            RejectCode::ALL.len(),
             "a code was added to RejectCode but not to the schema, or the reverse"
         );
     }

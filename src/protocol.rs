@@ -11,10 +11,28 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Map, Value};
 
 use crate::gs1::{self, CompanyPrefixes, Gtin, Lot};
-use crate::model::{BatchOpen, CodeRecord, LineEvent, LineMessage, RejectCode, Rejection};
+use crate::model::{
+    BatchOpen, CodeRecord, LineEvent, LineMessage, RejectCode, Rejection, UnitAction,
+};
 
 /// Longest message id, batch id or work order accepted (they end up in keys and logs).
 const MAX_ID_LEN: usize = 128;
+
+/// The message types of protocol v1.
+pub const TYPES: [&str; 9] = [
+    "batch_open",
+    "commission",
+    "aggregate",
+    "disaggregate",
+    "decommission",
+    "destroy",
+    "sample",
+    "batch_close",
+    "batch_cancel",
+];
+
+/// Longest free-text `reason` accepted.
+const MAX_REASON_LEN: usize = 500;
 
 /// What a decoder needs besides the payload.
 pub struct DecodeContext<'a> {
@@ -112,16 +130,41 @@ fn decode_object(
         "batch_open" => LineEvent::BatchOpen(batch_open(&f)?),
         "commission" => LineEvent::Commission {
             batch: f.id_string("batch")?,
-            codes: codes(&f, ctx)?,
+            codes: codes(&f, "codes", ctx)?,
+        },
+        "aggregate" => LineEvent::Aggregate {
+            parent: one_code(&f, "parent", ctx)?,
+            children: codes(&f, "children", ctx)?,
+        },
+        "disaggregate" => LineEvent::Disaggregate {
+            parent: one_code(&f, "parent", ctx)?,
+            children: match obj.get("children") {
+                None | Some(Value::Null) => None,
+                Some(_) => Some(codes(&f, "children", ctx)?),
+            },
+        },
+        "decommission" | "destroy" | "sample" => LineEvent::Units {
+            action: match kind.as_str() {
+                "decommission" => UnitAction::Decommission,
+                "destroy" => UnitAction::Destroy,
+                _ => UnitAction::Sample,
+            },
+            codes: codes(&f, "codes", ctx)?,
+            reason: f.opt_text("reason")?,
         },
         "batch_close" => LineEvent::BatchClose {
             batch: f.id_string("batch")?,
+        },
+        "batch_cancel" => LineEvent::BatchCancel {
+            batch: f.id_string("batch")?,
+            reason: f.opt_text("reason")?,
         },
         other => {
             return Err(Rejection::new(
                 RejectCode::UnknownType,
                 format!(
-                    "unknown type `{other}`; protocol v1 knows batch_open, commission, batch_close"
+                    "unknown type `{other}`; protocol v1 knows {}",
+                    TYPES.join(", ")
                 ),
             ));
         }
@@ -156,9 +199,25 @@ fn batch_open(f: &Fields<'_>) -> Result<BatchOpen, Rejection> {
                 .ok_or_else(|| invalid("planned_quantity", "must be a whole number"))?,
         ),
     };
+    let mut pack_gtins = Vec::new();
+    match f.obj.get("pack_gtins") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(list)) => {
+            for (i, v) in list.iter().enumerate() {
+                let field = format!("pack_gtins[{i}]");
+                let text = v
+                    .as_str()
+                    .ok_or_else(|| invalid(&field, "must be a string"))?;
+                let g = Gtin::parse(text).map_err(|e| invalid(&field, e.to_string()))?;
+                pack_gtins.push(g.as_str().to_string());
+            }
+        }
+        Some(_) => return Err(invalid("pack_gtins", "must be an array of GTIN strings")),
+    }
     Ok(BatchOpen {
         batch,
         gtin: gtin.as_str().to_string(),
+        pack_gtins,
         lot: lot.as_str().to_string(),
         expiry,
         work_order,
@@ -166,40 +225,54 @@ fn batch_open(f: &Fields<'_>) -> Result<BatchOpen, Rejection> {
     })
 }
 
-fn codes(f: &Fields<'_>, ctx: &DecodeContext<'_>) -> Result<Vec<CodeRecord>, Rejection> {
-    let list = match f.obj.get("codes") {
-        None => return Err(missing("codes")),
+fn codes(
+    f: &Fields<'_>,
+    field: &str,
+    ctx: &DecodeContext<'_>,
+) -> Result<Vec<CodeRecord>, Rejection> {
+    let list = match f.obj.get(field) {
+        None => return Err(missing(field)),
         Some(Value::Array(list)) if !list.is_empty() => list,
         Some(_) => {
             return Err(invalid(
-                "codes",
+                field,
                 "must be a non-empty array of identifier strings",
             ));
         }
     };
-    let today = ctx.received_at.date_naive();
     let mut out = Vec::with_capacity(list.len());
     for (i, v) in list.iter().enumerate() {
+        let name = format!("{field}[{i}]");
         let Value::String(text) = v else {
-            return Err(invalid(&format!("codes[{i}]"), "must be a string"));
+            return Err(invalid(&name, "must be a string"));
         };
-        let bad = |e: gs1::Gs1Error| {
-            Rejection::new(
-                RejectCode::InvalidCode,
-                format!("codes[{i}] '{}': {e}", shorten(text)),
-            )
-        };
-        let code = gs1::parse_code(text, today).map_err(bad)?;
-        let epc = ctx.prefixes.epc_uri(&code).map_err(bad)?;
-        out.push(CodeRecord {
-            key: code.id.key(),
-            epc,
-            gtin: code.id.gtin().map(|g| g.as_str().to_string()),
-            lot: code.lot.map(|l| l.as_str().to_string()),
-            expiry: code.expiry.map(|e| e.date()),
-        });
+        out.push(code(&name, text, ctx)?);
     }
     Ok(out)
+}
+
+fn one_code(f: &Fields<'_>, field: &str, ctx: &DecodeContext<'_>) -> Result<CodeRecord, Rejection> {
+    let text = f.string(field)?;
+    code(field, &text, ctx)
+}
+
+/// Parses one identifier (SGTIN or SSCC, any form) named `field` in messages.
+fn code(field: &str, text: &str, ctx: &DecodeContext<'_>) -> Result<CodeRecord, Rejection> {
+    let bad = |e: gs1::Gs1Error| {
+        Rejection::new(
+            RejectCode::InvalidCode,
+            format!("{field} '{}': {e}", shorten(text)),
+        )
+    };
+    let code = gs1::parse_code(text, ctx.received_at.date_naive()).map_err(bad)?;
+    let epc = ctx.prefixes.epc_uri(&code).map_err(bad)?;
+    Ok(CodeRecord {
+        key: code.id.key(),
+        epc,
+        gtin: code.id.gtin().map(|g| g.as_str().to_string()),
+        lot: code.lot.map(|l| l.as_str().to_string()),
+        expiry: code.expiry.map(|e| e.date()),
+    })
 }
 
 /// Keeps operator messages readable when a line sends something huge.
@@ -233,6 +306,22 @@ impl Fields<'_> {
             None | Some(Value::Null) => Err(missing(key)),
             Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
             Some(_) => Err(invalid(key, "must be a non-empty string")),
+        }
+    }
+
+    /// Optional free text (a reason), printable, at most `MAX_REASON_LEN` characters.
+    fn opt_text(&self, key: &str) -> Result<Option<String>, Rejection> {
+        match self.obj.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s))
+                if s.chars().count() <= MAX_REASON_LEN && !s.chars().any(|c| c.is_control()) =>
+            {
+                Ok(Some(s.clone()))
+            }
+            Some(_) => Err(invalid(
+                key,
+                format!("must be a string of at most {MAX_REASON_LEN} printable characters"),
+            )),
         }
     }
 
@@ -394,5 +483,84 @@ mod tests {
             "{}",
             err.rejection.reason
         );
+    }
+
+    #[test]
+    fn decodes_the_unit_messages() {
+        let agg = ctx_decode(r#"{"id":"a","type":"aggregate","parent":"(00)003614145000000013","children":["(01)00361414567894(21)A","urn:epc:id:sgtin:0361414.056789.B"]}"#).expect("aggregate");
+        let LineEvent::Aggregate { parent, children } = agg.event else {
+            panic!("not aggregate")
+        };
+        assert_eq!(parent.epc.as_str(), "urn:epc:id:sscc:0361414.0500000001");
+        assert_eq!(children[1].key, "(01)00361414567894(21)B");
+        let all =
+            ctx_decode(r#"{"id":"d","type":"disaggregate","parent":"(00)003614145000000013"}"#)
+                .expect("unpack all");
+        assert!(matches!(
+            all.event,
+            LineEvent::Disaggregate { children: None, .. }
+        ));
+        let d = ctx_decode(
+            r#"{"id":"x","type":"destroy","codes":["(01)00361414567894(21)A"],"reason":"crushed"}"#,
+        )
+        .expect("destroy");
+        let LineEvent::Units {
+            action,
+            codes,
+            reason,
+        } = d.event
+        else {
+            panic!("not units")
+        };
+        assert_eq!(
+            (action, codes.len(), reason.as_deref()),
+            (UnitAction::Destroy, 1, Some("crushed"))
+        );
+        let c = ctx_decode(r#"{"id":"c","type":"batch_cancel","batch":"B1"}"#).expect("cancel");
+        assert_eq!(
+            c.event,
+            LineEvent::BatchCancel {
+                batch: "B1".into(),
+                reason: None
+            }
+        );
+        check_reject(
+            r#"{"id":"a","type":"aggregate","parent":"(01)00361414567894(21)A"}"#,
+            RejectCode::MissingField,
+            Some("a"),
+        );
+        check_reject(
+            r#"{"id":"a","type":"aggregate","parent":"(00)003614145000000012","children":["(01)00361414567894(21)A"]}"#,
+            RejectCode::InvalidCode,
+            Some("a"),
+        );
+        check_reject(
+            r#"{"id":"a","type":"sample","codes":["(01)00361414567894(21)A"],"reason":7}"#,
+            RejectCode::InvalidField,
+            Some("a"),
+        );
+        check_reject(
+            r#"{"id":"a","type":"batch_open","batch":"B1","gtin":"00361414567894","lot":"L","expiry":"2027-01-31","pack_gtins":["1"]}"#,
+            RejectCode::InvalidField,
+            Some("a"),
+        );
+    }
+
+    /// The published schema lists exactly the message types the decoder knows.
+    #[test]
+    fn the_line_event_schema_lists_every_type() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/schemas/line-event-v1.schema.json"
+        );
+        let schema: Value =
+            serde_json::from_str(&std::fs::read_to_string(path).expect("schema")).expect("json");
+        let listed: Vec<&str> = schema["properties"]["type"]["enum"]
+            .as_array()
+            .expect("enum")
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        assert_eq!(listed, TYPES);
     }
 }

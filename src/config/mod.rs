@@ -28,6 +28,27 @@ pub struct Config {
     pub upstreams: Vec<Upstream>,
 }
 
+impl Config {
+    /// The settings that change the line rules.
+    pub fn rules_policy(&self) -> crate::rules::RulesPolicy {
+        crate::rules::RulesPolicy {
+            // A serial goes to every upstream: all of them must accept a recommissioning.
+            allow_recommission: self.upstreams.iter().all(|u| u.allow_recommission),
+            lines: self
+                .lines
+                .iter()
+                .map(|l| {
+                    let policy = crate::rules::LinePolicy {
+                        open_batches_per_gtin: l.open_batches_per_gtin,
+                        block_unaggregated: l.block_unaggregated,
+                    };
+                    (l.id.clone(), policy)
+                })
+                .collect(),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]

@@ -96,6 +96,38 @@ impl<'a> Table<'a> {
         }
     }
 
+    /// A boolean, or `default` when absent.
+    pub fn bool_or(&self, key: &str, default: bool, p: &mut Problems) -> bool {
+        match self.get(key) {
+            None => default,
+            Some(toml::Value::Boolean(b)) => *b,
+            Some(other) => {
+                p.add(
+                    self.key_path(key),
+                    format!("must be true or false, found {}", other.type_str()),
+                );
+                default
+            }
+        }
+    }
+
+    /// One of `choices`, or the first choice when absent.
+    pub fn choice(&self, key: &str, choices: &[&'static str], p: &mut Problems) -> &'static str {
+        let Some(s) = self.opt_string(key, p) else {
+            return choices[0];
+        };
+        match choices.iter().find(|c| **c == s) {
+            Some(c) => c,
+            None => {
+                p.add(
+                    self.key_path(key),
+                    format!("'{s}' must be one of: {}", choices.join(", ")),
+                );
+                choices[0]
+            }
+        }
+    }
+
     /// An integer within `range`, or `default` when absent (or unusable: then a problem is added).
     pub fn int_or(
         &self,

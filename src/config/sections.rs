@@ -40,6 +40,10 @@ pub struct Mqtt {
 pub struct Line {
     pub id: String,
     pub sgln: EpcUri,
+    /// Batches of one GTIN that may be open (or running) at once on this line.
+    pub open_batches_per_gtin: u32,
+    /// Loose units at close refuse the close (true) or are only reported (false).
+    pub block_unaggregated: bool,
 }
 
 /// `[[upstream]]`: a partner that receives documents.
@@ -53,6 +57,8 @@ pub struct Upstream {
     pub retry_initial: Duration,
     pub retry_max: Duration,
     pub ca_file: Option<String>,
+    /// This partner accepts a decommissioned serial being commissioned again.
+    pub allow_recommission: bool,
 }
 
 pub(super) fn read(root: &Table<'_>, p: &mut Problems) -> Option<Config> {
@@ -94,8 +100,16 @@ pub(super) fn read(root: &Table<'_>, p: &mut Problems) -> Option<Config> {
                 .map_err(|e| p.add(t.path_of("sgln"), e.to_string()))
                 .ok()
         });
+        let open_batches_per_gtin = t.int_or("open_batches_per_gtin", 1, 1..=100, p) as u32;
+        let block_unaggregated =
+            t.choice("unaggregated_at_close", &["report", "block"], p) == "block";
         if let (Some(id), Some(sgln)) = (id, sgln) {
-            lines.push(Line { id, sgln });
+            lines.push(Line {
+                id,
+                sgln,
+                open_batches_per_gtin,
+                block_unaggregated,
+            });
         }
     }
     line_tables.into_iter().for_each(|t| t.finish(p));
@@ -237,6 +251,7 @@ fn upstream(t: &Table<'_>, p: &mut Problems) -> Option<Upstream> {
         );
     }
     let ca_file = t.opt_string("ca_file", p);
+    let allow_recommission = t.bool_or("allow_recommission", false, p);
     Some(Upstream {
         name: name?,
         url: url?,
@@ -246,5 +261,6 @@ fn upstream(t: &Table<'_>, p: &mut Problems) -> Option<Upstream> {
         retry_initial,
         retry_max,
         ca_file,
+        allow_recommission,
     })
 }

@@ -4,7 +4,7 @@
 //! `batch_close`) and the planned quantity, count per level how many are active, packed, loose,
 //! decommissioned, destroyed, sampled and shipped; compute the yield; and list the
 //! inconsistencies a QA reviewer must see before release. The report is stored with the batch
-//! and shown by `linegate batch show` (issue "line rules" wires it in).
+//! and shown by `linegate batch show`.
 
 use std::collections::BTreeMap;
 
@@ -12,25 +12,28 @@ use serde::Serialize;
 
 use super::serial::{SerialFacts, SerialState};
 
-/// Packaging level, from the identifier itself.
+/// Packaging level, from the identifier and the batch's saleable GTIN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
-    /// A GTIN with indicator digit 0: the saleable unit.
+    /// The batch's own GTIN: the saleable unit.
     Each,
-    /// A GTIN with indicator 1–8: bundle or case.
+    /// Another GTIN of the batch: bundle or case.
     Pack,
     /// An SSCC: case or pallet as a logistic unit.
     Logistic,
 }
 
 impl Level {
-    /// The level of a canonical key such as `(01)00361414567894(21)X` or `(00)…`.
-    pub fn of_key(key: &str) -> Level {
-        match key.as_bytes() {
-            [b'(', b'0', b'0', b')', ..] => Level::Logistic,
-            [b'(', b'0', b'1', b')', b'0', ..] => Level::Each,
-            _ => Level::Pack,
+    /// The level of a canonical key such as `(01)00361414567894(21)X` or `(00)…` in a batch
+    /// whose saleable unit is `gtin`.
+    pub fn of(key: &str, gtin: &str) -> Level {
+        if key.starts_with("(00)") {
+            Level::Logistic
+        } else if key.get(4..18) == Some(gtin) {
+            Level::Each
+        } else {
+            Level::Pack
         }
     }
 }
@@ -59,16 +62,18 @@ pub struct Report {
     /// `good_units / planned`, in percent to two decimals, when a plan exists.
     pub yield_percent: Option<f64>,
     pub levels: BTreeMap<Level, LevelCounts>,
+    /// Active units not packed although the batch packs them into a higher level (units while
+    /// it has cases, cases while it has pallets): what `unaggregated_at_close = "block"` refuses.
+    pub loose: u64,
     /// What a reviewer must look at before release, as sentences.
     pub inconsistencies: Vec<String>,
 }
 
 /// Reconciles the units of one batch.
-pub fn reconcile(units: &[(String, SerialFacts)], planned: Option<u64>) -> Report {
+pub fn reconcile(units: &[(Level, SerialFacts)], planned: Option<u64>) -> Report {
     let mut levels: BTreeMap<Level, LevelCounts> = BTreeMap::new();
     let mut empty_containers = 0u64;
-    for (key, f) in units {
-        let level = Level::of_key(key);
+    for &(level, f) in units {
         let c = levels.entry(level).or_default();
         c.commissioned += 1;
         match f.state {
@@ -113,6 +118,12 @@ pub fn reconcile(units: &[(String, SerialFacts)], planned: Option<u64>) -> Repor
             "{good_units} good units exceed the planned quantity of {p}"
         ));
     }
+    let top = levels.keys().next_back().copied();
+    let loose = levels
+        .iter()
+        .filter(|(l, _)| Some(**l) != top)
+        .map(|(_, c)| c.unaggregated)
+        .sum();
     let yield_percent = planned
         .filter(|p| *p > 0)
         .map(|p| (good_units as f64 * 10_000.0 / p as f64).round() / 100.0);
@@ -121,6 +132,7 @@ pub fn reconcile(units: &[(String, SerialFacts)], planned: Option<u64>) -> Repor
         good_units,
         yield_percent,
         levels,
+        loose,
         inconsistencies,
     }
 }
@@ -129,9 +141,11 @@ pub fn reconcile(units: &[(String, SerialFacts)], planned: Option<u64>) -> Repor
 mod tests {
     use super::*;
 
-    fn unit(key: &str, state: SerialState, packed: bool, children: usize) -> (String, SerialFacts) {
+    const GTIN: &str = "00361414567894";
+
+    fn unit(key: &str, state: SerialState, packed: bool, children: usize) -> (Level, SerialFacts) {
         (
-            key.to_string(),
+            Level::of(key, GTIN),
             SerialFacts {
                 state,
                 packed,
@@ -142,9 +156,10 @@ mod tests {
 
     #[test]
     fn levels_come_from_the_key() {
-        assert_eq!(Level::of_key("(01)00361414567894(21)A"), Level::Each);
-        assert_eq!(Level::of_key("(01)50361414567899(21)A"), Level::Pack);
-        assert_eq!(Level::of_key("(00)003614145000000013"), Level::Logistic);
+        assert_eq!(Level::of("(01)00361414567894(21)A", GTIN), Level::Each);
+        assert_eq!(Level::of("(01)50361414567899(21)A", GTIN), Level::Pack);
+        assert_eq!(Level::of("(01)00361414000018(21)A", GTIN), Level::Pack);
+        assert_eq!(Level::of("(00)003614145000000013", GTIN), Level::Logistic);
     }
 
     /// A 10,000-unit batch in 100 cases of 100, with 3 rejects (destroyed) and 2 QA samples.
@@ -186,6 +201,7 @@ mod tests {
         );
         assert_eq!(r.levels[&Level::Pack].unaggregated, 100);
         assert_eq!(r.good_units, 9_995);
+        assert_eq!(r.loose, 0, "cases are the top level here");
         assert_eq!(r.yield_percent, Some(100.0 * 9_995.0 / 10_000.0));
         assert_eq!(
             r.inconsistencies,
@@ -207,6 +223,7 @@ mod tests {
             unit("(01)50361414567899(21)C2", Commissioned, false, 0),
         ];
         let r = reconcile(&units, Some(1));
+        assert_eq!(r.loose, 1);
         assert_eq!(r.inconsistencies.len(), 3, "{:?}", r.inconsistencies);
         assert!(r.inconsistencies[0].starts_with("1 saleable unit(s) are not packed"));
         assert!(

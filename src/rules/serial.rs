@@ -3,8 +3,8 @@
 //! Every identifier a line commissions (an SGTIN or an SSCC) has facts: its state, whether it
 //! is packed in a parent, how many children it holds. An event either moves those facts to new
 //! ones or is refused with a reason an operator understands — nothing here reads or writes
-//! anything. The store will load the facts, call `transition` inside the transaction that
-//! stores the event, and write the result (issue "line rules"). The full table is in
+//! anything. The store loads the facts, the judges in `rules` call `transition` inside the
+//! transaction that stores the event, and the store writes the result. The full table is in
 //! `docs/serial-states.md`; a test renders it from this code, so the two cannot drift.
 //!
 //! Sources for the transitions: ../shared/reference/MESSAGES.md §4 (CBV, TraceLink, OPEN-SCS).
@@ -35,6 +35,18 @@ impl SerialState {
             SerialState::Destroyed => "destroyed",
             SerialState::Shipped => "shipped",
         }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            SerialState::Commissioned,
+            SerialState::Sampled,
+            SerialState::Decommissioned,
+            SerialState::Destroyed,
+            SerialState::Shipped,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
     }
 }
 

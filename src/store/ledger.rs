@@ -2,16 +2,17 @@
 //!
 //! Runs inside the writer's group transaction. Each message is first de-duplicated on
 //! (line, message id), then judged by `rules::judge` against the ledger as this very transaction
-//! sees it, then either applied or quarantined — and in both cases logged, so a redelivery of the
-//! same id gets the same verdict without being applied twice.
+//! sees it (`registry::TxLedger`), then either its plan is written or it is quarantined — and in
+//! both cases logged, so a redelivery of the same id gets the same verdict without being applied
+//! twice.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
 
+use super::registry::{self, TxLedger};
 use super::{Decoded, IngestItem, IngestOutcome, StoreError};
-use crate::model::{LineEvent, LineMessage, QUARANTINE_PAYLOAD_MAX, RejectCode, Rejection};
-use crate::rules::serial::{SerialFacts, SerialState};
-use crate::rules::{self, BatchState, BatchView, LedgerView};
+use crate::model::{LineMessage, QUARANTINE_PAYLOAD_MAX, RejectCode, Rejection};
+use crate::rules::{self, RulesPolicy};
 
 pub(super) fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -21,6 +22,7 @@ pub(super) fn ts(t: DateTime<Utc>) -> String {
 pub(super) fn ingest(
     tx: &Transaction<'_>,
     item: &IngestItem,
+    policy: &RulesPolicy,
 ) -> Result<(IngestOutcome, bool), StoreError> {
     match &item.decoded {
         Decoded::Refused {
@@ -49,24 +51,15 @@ pub(super) fn ingest(
             if let Some(earlier) = earlier_verdict(tx, &msg.line, &msg.message_id)? {
                 return Ok((IngestOutcome::Duplicate { earlier }, false));
             }
-            let verdict = rules::judge(msg, &TxLedger { tx })?;
-            let closed = match &verdict {
-                Ok(()) => apply(tx, msg)?,
+            let verdict = rules::judge(msg, &TxLedger { tx }, policy)?;
+            let (verdict, closed) = match verdict {
+                Ok(plan) => (Ok(()), registry::write_plan(tx, msg, plan)?),
                 Err(rejection) => {
-                    quarantine(tx, item, Some(&msg.message_id), rejection)?;
-                    false
+                    quarantine(tx, item, Some(&msg.message_id), &rejection)?;
+                    (Err(rejection), false)
                 }
             };
-            let (line, id, kind) = (&msg.line, &msg.message_id, msg.event.kind());
-            log_message(
-                tx,
-                line,
-                id,
-                kind,
-                item.received_at,
-                Some(msg.time),
-                verdict.as_ref().err(),
-            )?;
+            log(tx, item, msg, verdict.as_ref().err())?;
             let outcome = match verdict {
                 Ok(()) => IngestOutcome::Applied,
                 Err(rejection) => IngestOutcome::Rejected(rejection),
@@ -76,51 +69,22 @@ pub(super) fn ingest(
     }
 }
 
-fn apply(tx: &Transaction<'_>, msg: &LineMessage) -> Result<bool, StoreError> {
-    match &msg.event {
-        LineEvent::BatchOpen(b) => {
-            tx.prepare_cached(
-                "INSERT INTO batches (batch, line, gtin, lot, expiry, work_order, planned_quantity, state, opened_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8)",
-            )?
-            .execute(params![
-                b.batch,
-                msg.line,
-                b.gtin,
-                b.lot,
-                b.expiry.format("%Y-%m-%d").to_string(),
-                b.work_order,
-                b.planned_quantity.map(|q| q as i64),
-                ts(msg.time)
-            ])?;
-            Ok(false)
-        }
-        LineEvent::Commission { batch, codes } => {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO serials (key, epc, batch, state, commissioned_at, line, message_id)
-                 VALUES (?1, ?2, ?3, 'commissioned', ?4, ?5, ?6)",
-            )?;
-            let at = ts(msg.time);
-            for c in codes {
-                stmt.execute(params![
-                    c.key,
-                    c.epc.as_str(),
-                    batch,
-                    at,
-                    msg.line,
-                    msg.message_id
-                ])?;
-            }
-            Ok(false)
-        }
-        LineEvent::BatchClose { batch } => {
-            tx.prepare_cached(
-                "UPDATE batches SET state = 'closed', closed_at = ?2 WHERE batch = ?1",
-            )?
-            .execute(params![batch, ts(msg.time)])?;
-            Ok(true)
-        }
-    }
+fn log(
+    tx: &Transaction<'_>,
+    item: &IngestItem,
+    msg: &LineMessage,
+    rejection: Option<&Rejection>,
+) -> Result<(), StoreError> {
+    let (line, id, kind) = (&msg.line, &msg.message_id, msg.event.kind());
+    log_message(
+        tx,
+        line,
+        id,
+        kind,
+        item.received_at,
+        Some(msg.time),
+        rejection,
+    )
 }
 
 fn earlier_verdict(
@@ -192,61 +156,4 @@ fn quarantine(
         item.payload.len() as i64
     ])?;
     Ok(())
-}
-
-/// The ledger as the open transaction sees it, for the rules.
-struct TxLedger<'a, 'c> {
-    tx: &'a Transaction<'c>,
-}
-
-impl LedgerView for TxLedger<'_, '_> {
-    type Error = StoreError;
-
-    fn batch(&self, batch: &str) -> Result<Option<BatchView>, StoreError> {
-        let row: Option<(String, String, String, String, String)> = self
-            .tx
-            .prepare_cached("SELECT line, state, gtin, lot, expiry FROM batches WHERE batch = ?1")?
-            .query_row([batch], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-            })
-            .optional()?;
-        let Some((line, state, gtin, lot, expiry)) = row else {
-            return Ok(None);
-        };
-        let state = match state.as_str() {
-            "failed" => BatchState::Assembled,
-            s => BatchState::parse(s)
-                .ok_or_else(|| StoreError::Corrupt(format!("batch {batch} has state {s}")))?,
-        };
-        let expiry = chrono::NaiveDate::parse_from_str(&expiry, "%Y-%m-%d")
-            .map_err(|_| StoreError::Corrupt(format!("batch {batch} has expiry {expiry}")))?;
-        Ok(Some(BatchView {
-            line,
-            state,
-            gtin,
-            lot,
-            expiry,
-        }))
-    }
-
-    fn serial(&self, key: &str) -> Result<Option<(String, SerialFacts)>, StoreError> {
-        let row: Option<(String, String)> = self
-            .tx
-            .prepare_cached("SELECT batch, state FROM serials WHERE key = ?1")?
-            .query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
-        let Some((batch, state)) = row else {
-            return Ok(None);
-        };
-        let state = match state.as_str() {
-            "commissioned" => SerialState::Commissioned,
-            other => {
-                return Err(StoreError::Corrupt(format!(
-                    "serial {key} has state {other}"
-                )));
-            }
-        };
-        // Aggregation is not stored yet (issue "line rules"): every serial is loose.
-        Ok(Some((batch, SerialFacts::loose(state))))
-    }
 }

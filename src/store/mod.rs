@@ -15,6 +15,7 @@
 mod ledger;
 mod outbox;
 mod read;
+mod registry;
 mod schema;
 mod writer;
 
@@ -170,7 +171,10 @@ impl StoreThread {
 
 impl Store {
     /// Opens (creating if needed) `data_dir/linegate.db`, migrates it and starts the writer.
-    pub fn open(data_dir: &Path) -> Result<(Store, StoreThread), StoreError> {
+    pub fn open(
+        data_dir: &Path,
+        policy: crate::rules::RulesPolicy,
+    ) -> Result<(Store, StoreThread), StoreError> {
         // Production data: a directory we create is for the service user only.
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -186,7 +190,7 @@ impl Store {
         let thread_wakeups = wakeups.clone();
         let handle = std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || writer::run(conn, rx, &thread_wakeups))
+            .spawn(move || writer::run(conn, rx, &thread_wakeups, &policy))
             .map_err(|source| StoreError::DataDir {
                 path: data_dir.to_path_buf(),
                 source,

@@ -78,7 +78,7 @@ pub(super) fn assemble_next(
                 ids.push(d.document_id);
             }
             tx.execute(
-                "UPDATE batches SET state = 'assembled', assembled_at = ?2 WHERE batch = ?1",
+                "UPDATE batches SET document = 'assembled', assembled_at = ?2 WHERE batch = ?1",
                 params![batch, now],
             )?;
             Assembled::Documents {
@@ -88,7 +88,7 @@ pub(super) fn assemble_next(
         }
         Err(reason) => {
             tx.execute(
-                "UPDATE batches SET state = 'failed', failure = ?2 WHERE batch = ?1",
+                "UPDATE batches SET document = 'failed', failure = ?2 WHERE batch = ?1",
                 params![batch, reason],
             )?;
             Assembled::Failed { batch, reason }
@@ -113,7 +113,7 @@ fn closed_batch(tx: &rusqlite::Transaction<'_>) -> Result<Option<BatchSnapshot>,
     let row: Option<Row> = tx
         .query_row(
             "SELECT batch, line, gtin, lot, expiry, work_order, planned_quantity, opened_at, closed_at
-             FROM batches WHERE state = 'closed' ORDER BY closed_at, batch LIMIT 1",
+             FROM batches WHERE document = 'pending' ORDER BY closed_at, batch LIMIT 1",
             [],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?)),
         )

@@ -9,7 +9,8 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Migration `i` moves the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE messages (
     line          TEXT NOT NULL,
     message_id    TEXT NOT NULL,
@@ -84,7 +85,71 @@ CREATE TABLE deliveries (
     PRIMARY KEY (document_id, upstream)
 );
 CREATE INDEX deliveries_pending ON deliveries(upstream, state);
-"#];
+"#,
+    // 2: the batch lifecycle (running, released, cancelled; the document's own state beside it),
+    // case and bundle GTINs, the reconciliation report, and the serial registry's aggregation
+    // (parent) and history.
+    r#"
+CREATE TABLE batches_v2 (
+    batch            TEXT PRIMARY KEY,
+    line             TEXT NOT NULL,
+    gtin             TEXT NOT NULL,
+    pack_gtins       TEXT NOT NULL DEFAULT '',
+    lot              TEXT NOT NULL,
+    expiry           TEXT NOT NULL,
+    work_order       TEXT,
+    planned_quantity INTEGER,
+    state            TEXT NOT NULL
+                     CHECK (state IN ('open', 'running', 'closed', 'released', 'cancelled')),
+    document         TEXT CHECK (document IN ('pending', 'assembled', 'failed')),
+    opened_at        TEXT NOT NULL,
+    closed_at        TEXT,
+    released_at      TEXT,
+    cancelled_at     TEXT,
+    assembled_at     TEXT,
+    failure          TEXT,
+    report           TEXT
+);
+INSERT INTO batches_v2 (batch, line, gtin, lot, expiry, work_order, planned_quantity, state,
+                        document, opened_at, closed_at, assembled_at, failure)
+SELECT batch, line, gtin, lot, expiry, work_order, planned_quantity,
+       CASE WHEN state <> 'open' THEN 'closed'
+            WHEN EXISTS (SELECT 1 FROM serials s WHERE s.batch = b.batch) THEN 'running'
+            ELSE 'open' END,
+       CASE state WHEN 'open' THEN NULL WHEN 'closed' THEN 'pending' ELSE state END,
+       opened_at, closed_at, assembled_at, failure
+FROM batches b;
+DROP TABLE batches;
+ALTER TABLE batches_v2 RENAME TO batches;
+CREATE INDEX batches_active ON batches(line, gtin) WHERE state IN ('open', 'running');
+CREATE INDEX batches_document ON batches(document) WHERE document = 'pending';
+
+ALTER TABLE serials ADD COLUMN parent INTEGER REFERENCES serials(id);
+CREATE INDEX serials_by_parent ON serials(parent) WHERE parent IS NOT NULL;
+
+-- One row per applied message that changed identifiers; history rows point at it.
+CREATE TABLE serial_events (
+    seq        INTEGER PRIMARY KEY,
+    line       TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    event_time TEXT NOT NULL,
+    reason     TEXT
+);
+CREATE TABLE serial_history (
+    serial INTEGER NOT NULL REFERENCES serials(id),
+    event  INTEGER NOT NULL REFERENCES serial_events(seq),
+    state  TEXT NOT NULL,
+    parent INTEGER,
+    PRIMARY KEY (serial, event)
+) WITHOUT ROWID;
+INSERT INTO serial_events (line, message_id, kind, event_time)
+SELECT line, message_id, 'commission', MIN(commissioned_at) FROM serials GROUP BY line, message_id;
+INSERT INTO serial_history (serial, event, state)
+SELECT s.id, e.seq, s.state FROM serials s
+JOIN serial_events e ON e.line = s.line AND e.message_id = s.message_id;
+"#,
+];
 
 /// The schema version this build writes.
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -98,11 +163,28 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             supported: CURRENT_VERSION,
         });
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", i as i64 + 1)?;
-        tx.commit()?;
-    }
-    Ok(())
+    // Rebuilding a table (migration 2) drops it while others reference it: SQLite's
+    // procedure is to switch foreign keys off around the transaction and check them after.
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    let result = (|| {
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            let broken: i64 =
+                tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                    r.get(0)
+                })?;
+            if broken > 0 {
+                return Err(StoreError::Corrupt(format!(
+                    "migration to version {} left {broken} broken references",
+                    i + 1
+                )));
+            }
+            tx.pragma_update(None, "user_version", i as i64 + 1)?;
+            tx.commit()?;
+        }
+        Ok(())
+    })();
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    result
 }

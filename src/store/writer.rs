@@ -9,6 +9,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use rusqlite::Connection;
+
+use crate::rules::RulesPolicy;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
@@ -45,7 +47,12 @@ fn restrict_permissions(path: &Path) {
 
 type IngestReply = oneshot::Sender<Result<IngestOutcome, StoreError>>;
 
-pub(super) fn run(mut conn: Connection, mut rx: mpsc::Receiver<Command>, wakeups: &Wakeups) {
+pub(super) fn run(
+    mut conn: Connection,
+    mut rx: mpsc::Receiver<Command>,
+    wakeups: &Wakeups,
+    policy: &RulesPolicy,
+) {
     let mut group: Vec<(Box<IngestItem>, IngestReply)> = Vec::new();
     while let Some(first) = rx.blocking_recv() {
         let mut pending = Some(first);
@@ -55,15 +62,15 @@ pub(super) fn run(mut conn: Connection, mut rx: mpsc::Receiver<Command>, wakeups
                 Command::Ingest(item, reply) => group.push((item, reply)),
                 other => {
                     // Keep order: the group received before this command commits first.
-                    commit_group(&mut conn, &mut group, wakeups);
-                    run_single(&mut conn, other, wakeups);
+                    commit_group(&mut conn, &mut group, wakeups, policy);
+                    run_single(&mut conn, other, wakeups, policy);
                 }
             }
             if group.len() < GROUP_MAX {
                 pending = rx.try_recv().ok();
             }
         }
-        commit_group(&mut conn, &mut group, wakeups);
+        commit_group(&mut conn, &mut group, wakeups, policy);
     }
     if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
         tracing::warn!(error = %e, "WAL checkpoint at shutdown failed; the next start will recover it");
@@ -75,6 +82,7 @@ fn commit_group(
     conn: &mut Connection,
     group: &mut Vec<(Box<IngestItem>, IngestReply)>,
     wakeups: &Wakeups,
+    policy: &RulesPolicy,
 ) {
     if group.is_empty() {
         return;
@@ -85,7 +93,7 @@ fn commit_group(
         let tx = conn.transaction()?;
         let mut outcomes = Vec::with_capacity(items.len());
         for (item, _) in &items {
-            let (outcome, closed) = ledger::ingest(&tx, item)?;
+            let (outcome, closed) = ledger::ingest(&tx, item, policy)?;
             closed_batch |= closed;
             outcomes.push(outcome);
         }
@@ -112,9 +120,11 @@ fn commit_group(
     }
 }
 
-fn run_single(conn: &mut Connection, cmd: Command, wakeups: &Wakeups) {
+fn run_single(conn: &mut Connection, cmd: Command, wakeups: &Wakeups, policy: &RulesPolicy) {
     match cmd {
-        Command::Ingest(item, reply) => commit_group(conn, &mut vec![(item, reply)], wakeups),
+        Command::Ingest(item, reply) => {
+            commit_group(conn, &mut vec![(item, reply)], wakeups, policy)
+        }
         Command::Assemble(build, reply) => {
             let result = outbox::assemble_next(conn, build);
             if matches!(result, Ok(Some(super::Assembled::Documents { .. }))) {

@@ -1,0 +1,260 @@
+//! The serial registry and batch table inside the writing transaction: reads for the rules,
+//! writes of their plans.
+//!
+//! `TxLedger` answers the rules' questions (`rules::LedgerView`) from the open transaction, so
+//! a message is judged against everything committed plus everything earlier in the same group.
+//! `write_plan` writes an accepted message's plan: batch rows, the identifiers' new state and
+//! parent, and one history row per identifier pointing at one `serial_events` row per message.
+
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::StoreError;
+use super::ledger::ts;
+use crate::model::{LineEvent, LineMessage};
+use crate::rules::serial::{SerialFacts, SerialState};
+use crate::rules::{
+    BatchState, BatchView, BatchWrite, LedgerView, Plan, SerialRecord, SerialWrite,
+};
+
+/// The ledger as the open transaction sees it, for the rules.
+pub(super) struct TxLedger<'a, 'c> {
+    pub tx: &'a Transaction<'c>,
+}
+
+/// `state, parent key, child count` of a serial row, as selected by `SERIAL_COLUMNS`.
+const SERIAL_COLUMNS: &str = "s.batch, s.state, p.key,
+    (SELECT count(*) FROM serials c WHERE c.parent = s.id)";
+
+fn record(key: &str, r: &rusqlite::Row<'_>, first: usize) -> Result<SerialRecord, StoreError> {
+    let state: String = r.get(first + 1)?;
+    let state = SerialState::parse(&state)
+        .ok_or_else(|| StoreError::Corrupt(format!("serial {key} has state {state}")))?;
+    let parent: Option<String> = r.get(first + 2)?;
+    let children: i64 = r.get(first + 3)?;
+    Ok(SerialRecord {
+        batch: r.get(first)?,
+        facts: SerialFacts {
+            state,
+            packed: parent.is_some(),
+            children: children as usize,
+        },
+        parent,
+    })
+}
+
+pub(super) fn batch_state(batch: &str, s: &str) -> Result<BatchState, StoreError> {
+    BatchState::parse(s).ok_or_else(|| StoreError::Corrupt(format!("batch {batch} has state {s}")))
+}
+
+impl LedgerView for TxLedger<'_, '_> {
+    type Error = StoreError;
+
+    fn batch(&self, batch: &str) -> Result<Option<BatchView>, StoreError> {
+        type Row = (String, String, String, String, String, String, Option<i64>);
+        let row: Option<Row> = self
+            .tx
+            .prepare_cached(
+                "SELECT line, state, gtin, pack_gtins, lot, expiry, planned_quantity
+                 FROM batches WHERE batch = ?1",
+            )?
+            .query_row([batch], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            })
+            .optional()?;
+        let Some((line, state, gtin, packs, lot, expiry, planned)) = row else {
+            return Ok(None);
+        };
+        let expiry = chrono::NaiveDate::parse_from_str(&expiry, "%Y-%m-%d")
+            .map_err(|_| StoreError::Corrupt(format!("batch {batch} has expiry {expiry}")))?;
+        Ok(Some(BatchView {
+            line,
+            state: batch_state(batch, &state)?,
+            gtin,
+            pack_gtins: packs.split_whitespace().map(String::from).collect(),
+            lot,
+            expiry,
+            planned: planned.map(|p| p as u64),
+        }))
+    }
+
+    fn active_batches(&self, line: &str, gtin: &str) -> Result<u32, StoreError> {
+        let n: i64 = self
+            .tx
+            .prepare_cached(
+                "SELECT count(*) FROM batches
+                 WHERE line = ?1 AND gtin = ?2 AND state IN ('open', 'running')",
+            )?
+            .query_row([line, gtin], |r| r.get(0))?;
+        Ok(n as u32)
+    }
+
+    fn serial(&self, key: &str) -> Result<Option<SerialRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {SERIAL_COLUMNS} FROM serials s LEFT JOIN serials p ON p.id = s.parent
+             WHERE s.key = ?1"
+        );
+        let mut stmt = self.tx.prepare_cached(&sql)?;
+        let mut rows = stmt.query([key])?;
+        match rows.next()? {
+            Some(r) => record(key, r, 0).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn children(&self, key: &str) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT c.key FROM serials s JOIN serials c ON c.parent = s.id
+             WHERE s.key = ?1 ORDER BY c.id",
+        )?;
+        let keys = stmt.query_map([key], |r| r.get(0))?;
+        Ok(keys.collect::<Result<_, _>>()?)
+    }
+
+    fn batch_units(&self, batch: &str) -> Result<Vec<(String, SerialRecord)>, StoreError> {
+        let sql = format!(
+            "SELECT s.key, {SERIAL_COLUMNS} FROM serials s LEFT JOIN serials p ON p.id = s.parent
+             WHERE s.batch = ?1 ORDER BY s.id"
+        );
+        let mut stmt = self.tx.prepare_cached(&sql)?;
+        let mut rows = stmt.query([batch])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let key: String = r.get(0)?;
+            let rec = record(&key, r, 1)?;
+            out.push((key, rec));
+        }
+        Ok(out)
+    }
+}
+
+/// Writes an accepted message's plan. Returns whether it closed a batch.
+pub(super) fn write_plan(
+    tx: &Transaction<'_>,
+    msg: &LineMessage,
+    plan: Plan,
+) -> Result<bool, StoreError> {
+    let at = ts(msg.time);
+    let mut closed = false;
+    match plan.batch {
+        Some(BatchWrite::Open(b)) => {
+            tx.prepare_cached(
+                "INSERT INTO batches (batch, line, gtin, pack_gtins, lot, expiry, work_order,
+                                      planned_quantity, state, opened_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'open', ?9)",
+            )?
+            .execute(params![
+                b.batch,
+                msg.line,
+                b.gtin,
+                b.pack_gtins.join(" "),
+                b.lot,
+                b.expiry.format("%Y-%m-%d").to_string(),
+                b.work_order,
+                b.planned_quantity.map(|q| q as i64),
+                at
+            ])?;
+        }
+        Some(BatchWrite::State {
+            batch,
+            state,
+            report,
+        }) => {
+            let column = match state {
+                BatchState::Closed => "closed_at",
+                BatchState::Released => "released_at",
+                BatchState::Cancelled => "cancelled_at",
+                BatchState::Open | BatchState::Running => {
+                    tx.prepare_cached("UPDATE batches SET state = ?2 WHERE batch = ?1")?
+                        .execute(params![batch, state.as_str()])?;
+                    return write_serials(tx, msg, plan.serials).map(|()| false);
+                }
+            };
+            let report = report
+                .map(|r| serde_json::to_string(&r))
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(format!("report of batch {batch}: {e}")))?;
+            closed = state == BatchState::Closed;
+            let document = closed.then_some("pending");
+            let sql = format!(
+                "UPDATE batches SET state = ?2, {column} = ?3, report = coalesce(?4, report),
+                     document = coalesce(?5, document)
+                 WHERE batch = ?1"
+            );
+            tx.prepare_cached(&sql)?.execute(params![
+                batch,
+                state.as_str(),
+                at,
+                report,
+                document
+            ])?;
+        }
+        None => {}
+    }
+    write_serials(tx, msg, plan.serials)?;
+    Ok(closed)
+}
+
+/// The identifiers' new facts and one history row each, under one `serial_events` row.
+fn write_serials(
+    tx: &Transaction<'_>,
+    msg: &LineMessage,
+    serials: Vec<SerialWrite>,
+) -> Result<(), StoreError> {
+    if serials.is_empty() {
+        return Ok(());
+    }
+    let at = ts(msg.time);
+    let reason = match &msg.event {
+        LineEvent::Units { reason, .. } | LineEvent::BatchCancel { reason, .. } => reason.clone(),
+        _ => None,
+    };
+    let event: i64 = tx
+        .prepare_cached(
+            "INSERT INTO serial_events (line, message_id, kind, event_time, reason)
+             VALUES (?1, ?2, ?3, ?4, ?5) RETURNING seq",
+        )?
+        .query_row(
+            params![msg.line, msg.message_id, msg.event.kind(), at, reason],
+            |r| r.get(0),
+        )?;
+    for w in serials {
+        let (id, parent): (i64, Option<i64>) = match &w.commissioned {
+            Some(c) => tx
+                .prepare_cached(
+                    "INSERT INTO serials (key, epc, batch, state, commissioned_at, line, message_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT (key) DO UPDATE SET epc = excluded.epc, batch = excluded.batch,
+                         state = excluded.state, commissioned_at = excluded.commissioned_at,
+                         line = excluded.line, message_id = excluded.message_id, parent = NULL
+                     RETURNING id, parent",
+                )?
+                .query_row(
+                    params![w.key, c.epc, c.batch, w.state.as_str(), at, msg.line, msg.message_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?,
+            None => tx
+                .prepare_cached(
+                    "UPDATE serials SET state = ?2,
+                         parent = (SELECT id FROM serials WHERE key = ?3)
+                     WHERE key = ?1 RETURNING id, parent",
+                )?
+                .query_row(params![w.key, w.state.as_str(), w.parent], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?,
+        };
+        tx.prepare_cached(
+            "INSERT OR REPLACE INTO serial_history (serial, event, state, parent)
+             VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![id, event, w.state.as_str(), parent])?;
+    }
+    Ok(())
+}
