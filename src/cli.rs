@@ -11,12 +11,15 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::DEFAULT_PATH;
 use crate::store::{OutboxRow, QuarantineRow};
 
+mod ledger_views;
+pub use ledger_views::{batch_table, batch_text, serial_text};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "linegate",
     version,
     about = "Edge gateway for pharmaceutical packaging lines: line events in, GS1 EPCIS upstream",
-    after_help = "Examples:\n  linegate validate --config /etc/linegate/linegate.toml\n  linegate run --config /etc/linegate/linegate.toml\n  linegate outbox list --config /etc/linegate/linegate.toml --json"
+    after_help = "Examples:\n  linegate validate --config /etc/linegate/linegate.toml\n  linegate run --config /etc/linegate/linegate.toml\n  linegate batch show B2026-0042 --config /etc/linegate/linegate.toml\n  linegate outbox list --config /etc/linegate/linegate.toml --json"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -73,6 +76,81 @@ pub enum Command {
     /// Messages refused by the gateway, with the reason
     #[command(subcommand)]
     Quarantine(QuarantineCommand),
+    /// Batches: list, reconciliation report, close, QA release, cancel
+    #[command(subcommand)]
+    Batch(BatchCommand),
+    /// One serial number: state, history and the cases and pallets it is packed in
+    #[command(subcommand)]
+    Serial(SerialCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct BatchArg {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+    /// The batch id
+    pub batch: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    #[command(flatten)]
+    pub batch: BatchArg,
+    /// Why the batch is cancelled (kept in every unit's history)
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BatchCommand {
+    /// List every batch with its state and document
+    #[command(
+        after_help = "Examples:\n  linegate batch list --config /etc/linegate/linegate.toml\n  linegate batch list --config /etc/linegate/linegate.toml --json"
+    )]
+    List(ViewArgs),
+    /// Show one batch and its reconciliation report (counts per level, yield, inconsistencies)
+    #[command(
+        after_help = "An open or running batch shows the report as it would be if it closed now.\n\nExamples:\n  linegate batch show B2026-0042 --config /etc/linegate/linegate.toml\n  linegate batch show B2026-0042 --config /etc/linegate/linegate.toml --json"
+    )]
+    Show(BatchArg),
+    /// Close an open or running batch (as the line's batch_close does); its document is sent
+    #[command(
+        after_help = "The same rules as a batch_close from the line apply (see `linegate batch show`).\nExits 1 with the reason when the batch cannot be closed.\n\nExamples:\n  linegate batch close B2026-0042 --config /etc/linegate/linegate.toml"
+    )]
+    Close(BatchArg),
+    /// QA release of a closed batch
+    #[command(
+        after_help = "Examples:\n  linegate batch release B2026-0042 --config /etc/linegate/linegate.toml"
+    )]
+    Release(BatchArg),
+    /// Cancel an open or running batch: its units are decommissioned, no document is sent
+    #[command(
+        after_help = "Examples:\n  linegate batch cancel B2026-0042 --reason 'wrong lot set up' --config /etc/linegate/linegate.toml"
+    )]
+    Cancel(CancelArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SerialArg {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+    /// The code, in any form a scanner or PLC sends (element string, Digital Link, EPC URI)
+    pub code: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SerialCommand {
+    /// Show a serial's state, history and parent chain
+    #[command(
+        after_help = "Examples:\n  linegate serial show '(01)00361414567894(21)X7F3K9' --config /etc/linegate/linegate.toml\n  linegate serial show urn:epc:id:sscc:0361414.0500000001 --config /etc/linegate/linegate.toml --json"
+    )]
+    Show(SerialArg),
 }
 
 #[derive(Debug, Subcommand)]
@@ -193,6 +271,23 @@ mod tests {
             vec!["linegate", "validate", "--config", "x.toml"],
             vec!["linegate", "outbox", "list", "--config", "x.toml", "--json"],
             vec!["linegate", "quarantine", "list", "-c", "x.toml"],
+            vec!["linegate", "batch", "list", "--config", "x.toml"],
+            vec![
+                "linegate", "batch", "show", "B1", "--config", "x.toml", "--json",
+            ],
+            vec!["linegate", "batch", "close", "B1", "--config", "x.toml"],
+            vec!["linegate", "batch", "release", "B1", "--config", "x.toml"],
+            vec![
+                "linegate", "batch", "cancel", "B1", "--config", "x.toml", "--reason", "r",
+            ],
+            vec![
+                "linegate",
+                "serial",
+                "show",
+                "(00)003614145000000013",
+                "--config",
+                "x.toml",
+            ],
             vec![
                 "linegate",
                 "code",
@@ -206,7 +301,13 @@ mod tests {
                 Command::Run(c) | Command::Validate(c) => c.config,
                 Command::Code(c) => c.config.config,
                 Command::Outbox(OutboxCommand::List(v))
-                | Command::Quarantine(QuarantineCommand::List(v)) => v.config.config,
+                | Command::Quarantine(QuarantineCommand::List(v))
+                | Command::Batch(BatchCommand::List(v)) => v.config.config,
+                Command::Batch(
+                    BatchCommand::Show(b) | BatchCommand::Close(b) | BatchCommand::Release(b),
+                ) => b.config.config,
+                Command::Batch(BatchCommand::Cancel(c)) => c.batch.config.config,
+                Command::Serial(SerialCommand::Show(s)) => s.config.config,
             };
             assert_eq!(path, PathBuf::from("x.toml"), "{args:?}");
         }

@@ -16,6 +16,7 @@
 //! * `assemble`: turns closed batches into outbox documents in one store transaction.
 //! * `forward`: delivers outbox documents to upstreams (HTTP), at least once.
 //! * `inspect`: the `linegate code` command (what the parser reads in a code).
+//! * `supervise`: `linegate batch close|release|cancel`, judged like line messages.
 //! * `app`: wiring, startup and ordered shutdown.
 
 pub mod app;
@@ -32,3 +33,4 @@ pub mod rules;
 pub mod shutdown;
 pub mod sources;
 pub mod store;
+pub mod supervise;

@@ -7,9 +7,13 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use linegate::cli::{self, Cli, Command, OutboxCommand, QuarantineCommand, ViewArgs};
+use linegate::cli::{
+    self, BatchArg, BatchCommand, Cli, Command, OutboxCommand, QuarantineCommand, SerialCommand,
+    ViewArgs,
+};
 use linegate::config::{self, ConfigError};
-use linegate::store::ReadOnlyStore;
+use linegate::store::{IngestOutcome, ReadOnlyStore};
+use linegate::supervise::{self, Decision};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -91,7 +95,89 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Quarantine(QuarantineCommand::List(v)) => {
             view(v, |s| Ok(s.quarantine()?), cli::quarantine_table)
         }
+        Command::Batch(BatchCommand::List(v)) => view(v, |s| Ok(s.batches()?), cli::batch_table),
+        Command::Batch(BatchCommand::Show(b)) => {
+            let config = config::load(&b.config.config)?;
+            let store = ReadOnlyStore::open(&config.gateway.data_dir)?;
+            let detail = store.batch(&b.batch)?.with_context(|| {
+                format!(
+                    "batch {} is unknown here; `linegate batch list` shows the batches",
+                    b.batch
+                )
+            })?;
+            print(b.json, &detail, cli::batch_text)
+        }
+        Command::Batch(BatchCommand::Close(b)) => decide(b, Decision::Close),
+        Command::Batch(BatchCommand::Release(b)) => decide(b, Decision::Release),
+        Command::Batch(BatchCommand::Cancel(c)) => {
+            let reason = c.reason;
+            decide(c.batch, Decision::Cancel { reason })
+        }
+        Command::Serial(SerialCommand::Show(s)) => {
+            let config = config::load(&s.config.config)?;
+            let today = chrono::Utc::now().date_naive();
+            let code = linegate::gs1::parse_code(&s.code, today)
+                .with_context(|| format!("'{}' is not a GS1 code naming one unit", s.code))?;
+            let key = code.id.key();
+            let store = ReadOnlyStore::open(&config.gateway.data_dir)?;
+            let detail = store
+                .serial(&key)?
+                .with_context(|| format!("{key} was never commissioned here"))?;
+            print(s.json, &detail, cli::serial_text)
+        }
     }
+}
+
+fn print<T: serde::Serialize>(
+    json: bool,
+    value: &T,
+    render: impl Fn(&T) -> String,
+) -> anyhow::Result<ExitCode> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(value)?);
+    } else {
+        println!("{}", render(value));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs a supervisor decision; a refusal prints the reason and exits 1.
+fn decide(b: BatchArg, decision: Decision) -> anyhow::Result<ExitCode> {
+    let config = config::load(&b.config.config)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let verb = match &decision {
+        Decision::Close => "closed",
+        Decision::Release => "released",
+        Decision::Cancel { .. } => "cancelled",
+    };
+    let outcome = runtime.block_on(supervise::decide(&config, &b.batch, decision))?;
+    let (ok, text, code) = match &outcome {
+        IngestOutcome::Applied => (true, format!("batch {} {verb}", b.batch), None),
+        IngestOutcome::Rejected(r) | IngestOutcome::Duplicate { earlier: Some(r) } => {
+            (false, r.reason.clone(), Some(r.code.as_str()))
+        }
+        IngestOutcome::Duplicate { earlier: None } => {
+            (true, format!("batch {} {verb}", b.batch), None)
+        }
+    };
+    if b.json {
+        println!(
+            "{}",
+            serde_json::json!({"batch": b.batch, "ok": ok, "code": code, "message": text})
+        );
+    } else if ok {
+        println!("{text}");
+    } else {
+        eprintln!("refused ({}): {text}", code.unwrap_or("?"));
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn view<T: serde::Serialize>(

@@ -1,6 +1,7 @@
 //! The assembler task: turns closed batches into outbox documents.
 //!
-//! It wakes when the store reports a closed batch (and once at start, to catch up after a crash),
+//! It wakes when the store reports a closed batch, once at start (to catch up after a crash) and
+//! every two seconds (for batches the supervisor closed from the command line),
 //! then asks the store to assemble the oldest closed batch: the store reads the batch, runs the
 //! pure build below inside its transaction, enqueues one document per upstream and marks the
 //! batch assembled — all in one commit. The assembler never talks to sources or forwarders.
@@ -19,6 +20,9 @@ use crate::model::NewDocument;
 use crate::store::{Assembled, BuildFn, Store};
 
 pub use batch::{Partner, Place};
+
+/// How often the assembler looks for closed batches without a wake-up.
+const POLL: Duration = Duration::from_secs(2);
 
 /// Everything the assembler needs to know about the site, lines and partners.
 #[derive(Debug, Clone)]
@@ -57,9 +61,11 @@ pub async fn run(store: Store, cfg: AssemblerConfig, shutdown: CancellationToken
                 }
             }
         }
+        // A batch closed by `linegate batch close` (another process) has no wake-up: poll too.
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = wakeups.batch_closed.notified() => {}
+            _ = tokio::time::sleep(POLL) => {}
         }
     }
 }

@@ -8,12 +8,12 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::serial::{SerialFacts, SerialState};
 
 /// Packaging level, from the identifier and the batch's saleable GTIN.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
     /// The batch's own GTIN: the saleable unit.
@@ -39,7 +39,7 @@ impl Level {
 }
 
 /// Counts for one packaging level.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LevelCounts {
     /// Ever commissioned in this batch.
     pub commissioned: u64,
@@ -54,7 +54,7 @@ pub struct LevelCounts {
 }
 
 /// The reconciliation report of one batch.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub planned: Option<u64>,
     /// Saleable units produced: eaches commissioned and not decommissioned, destroyed or sampled.
@@ -100,6 +100,12 @@ pub fn reconcile(units: &[(Level, SerialFacts)], planned: Option<u64>) -> Report
         inconsistencies.push(format!(
             "{} saleable unit(s) are not packed in any case",
             each.unaggregated
+        ));
+    }
+    let cases_loose = levels.get(&Level::Pack).map_or(0, |c| c.unaggregated);
+    if levels.contains_key(&Level::Logistic) && cases_loose > 0 {
+        inconsistencies.push(format!(
+            "{cases_loose} case(s) or bundle(s) are not on any pallet"
         ));
     }
     let sampled: u64 = levels.values().map(|c| c.sampled).sum();
@@ -230,6 +236,16 @@ mod tests {
             r.inconsistencies[1].starts_with("1 case(s) or pallet(s) are commissioned but empty")
         );
         assert!(r.inconsistencies[2].starts_with("2 good units exceed the planned quantity of 1"));
+        let mut on_pallets = units.to_vec();
+        on_pallets.push(unit("(00)003614145000000013", Commissioned, false, 1));
+        let r = reconcile(&on_pallets, None);
+        assert_eq!(r.loose, 3, "A, C1 and C2 are loose below the pallet level");
+        assert!(
+            r.inconsistencies
+                .contains(&"2 case(s) or bundle(s) are not on any pallet".to_string()),
+            "{:?}",
+            r.inconsistencies
+        );
         assert_eq!(reconcile(&[], None).yield_percent, None);
     }
 }

@@ -15,6 +15,7 @@
 mod ledger;
 mod outbox;
 mod read;
+mod read_ledger;
 mod registry;
 mod schema;
 mod writer;
@@ -27,6 +28,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 
 pub use outbox::{AttemptOutcome, Delivery};
 pub use read::{OutboxRow, QuarantineRow, ReadOnlyStore};
+pub use read_ledger::{BatchDetail, BatchRow, HistoryRow, SerialDetail};
 
 use crate::model::{BatchSnapshot, LineMessage, NewDocument, Rejection};
 

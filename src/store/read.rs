@@ -41,7 +41,7 @@ pub struct QuarantineRow {
 }
 
 pub struct ReadOnlyStore {
-    conn: Connection,
+    pub(super) conn: Connection,
 }
 
 impl ReadOnlyStore {

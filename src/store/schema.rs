@@ -188,3 +188,68 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file written by the spine (version 1) keeps its batches and serials across migration 2:
+    /// states map onto the lifecycle and the document column, and each serial gets its history.
+    #[test]
+    fn version_one_files_migrate_with_their_data() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut conn = Connection::open(dir.path().join("v1.db")).expect("open");
+        conn.execute_batch(MIGRATIONS[0]).expect("v1 schema");
+        conn.pragma_update(None, "user_version", 1)
+            .expect("version");
+        conn.execute_batch(
+            "INSERT INTO batches (batch, line, gtin, lot, expiry, state, opened_at) VALUES
+               ('B-open', 'L1', '00361414567894', 'L', '2027-01-31', 'open', 't'),
+               ('B-run', 'L1', '00361414567894', 'L', '2027-01-31', 'open', 't'),
+               ('B-closed', 'L1', '00361414567894', 'L', '2027-01-31', 'closed', 't'),
+               ('B-sent', 'L1', '00361414567894', 'L', '2027-01-31', 'assembled', 't');
+             INSERT INTO serials (key, epc, batch, state, commissioned_at, line, message_id) VALUES
+               ('(01)00361414567894(21)A', 'urn:a', 'B-run', 'commissioned', 't1', 'L1', 'm1'),
+               ('(01)00361414567894(21)B', 'urn:b', 'B-run', 'commissioned', 't1', 'L1', 'm1'),
+               ('(01)00361414567894(21)C', 'urn:c', 'B-sent', 'commissioned', 't2', 'L1', 'm2');",
+        )
+        .expect("v1 rows");
+        migrate(&mut conn).expect("migrates");
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, CURRENT_VERSION);
+        let mut stmt = conn
+            .prepare("SELECT batch, state, coalesce(document, '-') FROM batches ORDER BY batch")
+            .expect("query");
+        let rows: Vec<(String, String, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        let expect = [
+            ("B-closed", "closed", "pending"),
+            ("B-open", "open", "-"),
+            ("B-run", "running", "-"),
+            ("B-sent", "closed", "assembled"),
+        ];
+        let got: Vec<(&str, &str, &str)> = rows
+            .iter()
+            .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
+            .collect();
+        assert_eq!(got, expect);
+        let history: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM serial_history h JOIN serial_events e ON e.seq = h.event
+                 WHERE e.kind = 'commission' AND h.state = 'commissioned'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("history");
+        assert_eq!(history, 3);
+        let fk: bool = conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .expect("pragma");
+        assert!(fk, "foreign keys are back on after migrating");
+    }
+}
