@@ -139,6 +139,7 @@ pub fn check_pack(
 ) -> Result<(SerialFacts, Vec<SerialFacts>), AggregationRefusal> {
     let mut p = usable_parent(parent, parent_facts, |f| match f.state {
         SerialState::Commissioned => Ok(()),
+        SerialState::Destroyed => Err(Refusal::Terminal),
         state => Err(Refusal::WrongState { state }),
     })?;
     let out = each_child(children, |c| {
@@ -169,11 +170,12 @@ pub fn check_unpack(
         SerialState::Destroyed => Err(Refusal::Terminal),
         _ => Ok(()),
     })?;
-    let out = each_child(children, |c| {
-        if c.parent.as_deref() != Some(parent) {
-            return Err(ChildProblem::NotInParent);
-        }
-        transition(c.facts, SerialEvent::Unpack, Policy::default()).map_err(ChildProblem::State)
+    let out = each_child(children, |c| match c.parent.as_deref() {
+        Some(x) if x != parent => Err(ChildProblem::NotInParent),
+        // In this parent, or loose (the state machine says not_packed, not_commissioned or
+        // destroyed: more precise than "not in this parent").
+        _ => transition(c.facts, SerialEvent::Unpack, Policy::default())
+            .map_err(ChildProblem::State),
     })?;
     p.children = p.children.saturating_sub(children.len());
     Ok((p, out))
@@ -225,6 +227,7 @@ mod tests {
         check(pack(Some(SerialFacts { children: 3, ..SerialFacts::loose(SerialState::Commissioned) }), &["PALLET"], &[child("A", LOOSE, None)]), Ok(4));
         check(pack(None, &[], &[child("A", LOOSE, None)]), Err("not_commissioned: parent CASE was never commissioned"));
         check(pack(sampled, &[], &[child("A", LOOSE, None)]), Err("invalid_transition: parent CASE is sampled"));
+        check(pack(destroyed, &[], &[child("A", LOOSE, None)]), Err("destroyed: parent CASE was destroyed"));
         check(pack(LOOSE, &[], &[child("A", None, None)]), Err("not_commissioned: children[0] A was never commissioned"));
         check(pack(LOOSE, &[], &[child("A", LOOSE, None), child("B", destroyed, None)]), Err("destroyed: children[1] B"));
         check(pack(LOOSE, &[], &[child("A", sampled, None)]), Err("invalid_transition: children[0] A is sampled"));
@@ -264,7 +267,10 @@ mod tests {
             unpack(&[child("A", in_case, Some("OTHER"))]),
             Err("not_in_parent")
         );
-        assert_eq!(unpack(&[child("A", LOOSE, None)]), Err("not_in_parent"));
+        assert_eq!(unpack(&[child("A", LOOSE, None)]), Err("not_packed"));
+        assert_eq!(unpack(&[child("A", None, None)]), Err("not_commissioned"));
+        let destroyed = Some(SerialFacts::loose(SerialState::Destroyed));
+        assert_eq!(unpack(&[child("A", destroyed, None)]), Err("destroyed"));
         assert_eq!(
             unpack(&[
                 child("A", in_case, Some("CASE")),

@@ -325,8 +325,10 @@ fn aggregation_scenarios() {
     step(
         &mut l,
         unpack(&cases[0], Some(&units[0..1])),
-        Some(NotInParent),
+        Some(Destroyed),
     );
+    step(&mut l, unpack(&cases[0], Some(&units[2..3])), Some(NotPacked));
+    step(&mut l, unpack(&cases[1], Some(&units[1..2])), Some(NotInParent));
     step(&mut l, unpack(&cases[1], None), None);
     assert_eq!(
         l.serial(&cases[0].key).ok().flatten().map(|r| r.parent),
@@ -434,3 +436,4 @@ fn the_documented_batch_table_is_the_code() {
         "docs/serial-states.md is out of date; the batch table is now:\n{table}"
     );
 }
+

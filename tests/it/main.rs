@@ -7,6 +7,7 @@
 //! looked up at `../shared/reference/epcis-1.2/xsd/`); mosquitto and xmllint
 //! must be installed.
 
+mod aggregation;
 mod bad_input;
 mod cli;
 mod code_cmd;
@@ -14,5 +15,7 @@ mod durability;
 mod end_to_end;
 mod harness_selftest;
 mod line_rules;
+mod model_check;
+mod reconciliation;
 mod support;
 mod upstream_outage;
