@@ -59,7 +59,7 @@ pub(super) fn assemble_next(
     conn: &mut Connection,
     build: BuildFn,
 ) -> Result<Option<Assembled>, StoreError> {
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let Some(snapshot) = closed_batch(&tx)? else {
         return Ok(None);
     };

@@ -90,7 +90,9 @@ fn commit_group(
     let items = std::mem::take(group);
     let mut closed_batch = false;
     let result = (|| -> Result<Vec<IngestOutcome>, StoreError> {
-        let tx = conn.transaction()?;
+        // IMMEDIATE: take the write lock first, so another writer (the CLI) makes us wait
+        // (busy timeout) instead of failing with a stale read snapshot.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut outcomes = Vec::with_capacity(items.len());
         for (item, _) in &items {
             let (outcome, closed) = ledger::ingest(&tx, item, policy)?;
