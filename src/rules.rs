@@ -113,6 +113,8 @@ pub struct SerialWrite {
 pub struct Commissioning {
     pub batch: String,
     pub epc: String,
+    /// The identifier is in the registry already (a permitted recommissioning).
+    pub replaces: bool,
 }
 
 /// A verdict: the writes to make, or why not. The outer error is the ledger's own failure (I/O),

@@ -174,8 +174,9 @@ pub fn check_unpack(
         Some(x) if x != parent => Err(ChildProblem::NotInParent),
         // In this parent, or loose (the state machine says not_packed, not_commissioned or
         // destroyed: more precise than "not in this parent").
-        _ => transition(c.facts, SerialEvent::Unpack, Policy::default())
-            .map_err(ChildProblem::State),
+        _ => {
+            transition(c.facts, SerialEvent::Unpack, Policy::default()).map_err(ChildProblem::State)
+        }
     })?;
     p.children = p.children.saturating_sub(children.len());
     Ok((p, out))

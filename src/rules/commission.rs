@@ -60,6 +60,7 @@ pub(super) fn commission<L: LedgerView>(
                 commissioned: Some(Commissioning {
                     batch: batch.to_string(),
                     epc: code.epc.as_str().to_string(),
+                    replaces: known.is_some(),
                 }),
             }),
             Err(refusal) => {

@@ -327,8 +327,16 @@ fn aggregation_scenarios() {
         unpack(&cases[0], Some(&units[0..1])),
         Some(Destroyed),
     );
-    step(&mut l, unpack(&cases[0], Some(&units[2..3])), Some(NotPacked));
-    step(&mut l, unpack(&cases[1], Some(&units[1..2])), Some(NotInParent));
+    step(
+        &mut l,
+        unpack(&cases[0], Some(&units[2..3])),
+        Some(NotPacked),
+    );
+    step(
+        &mut l,
+        unpack(&cases[1], Some(&units[1..2])),
+        Some(NotInParent),
+    );
     step(&mut l, unpack(&cases[1], None), None);
     assert_eq!(
         l.serial(&cases[0].key).ok().flatten().map(|r| r.parent),
@@ -437,3 +445,33 @@ fn the_documented_batch_table_is_the_code() {
     );
 }
 
+/// A decommissioned serial comes back only where every partner allows it.
+#[test]
+fn recommissioning_follows_the_policy() {
+    let mut l = ledger(BatchState::Running);
+    let gone = SerialRecord {
+        batch: "B0".into(),
+        facts: SerialFacts::loose(SerialState::Decommissioned),
+        parent: None,
+    };
+    l.serials.insert(key(G, "GONE"), gone);
+    let event = || commission(vec![code(G, "GONE", None)]);
+    let refused = verdict(&l, "L1", event()).expect_err("off by default");
+    assert_eq!(
+        refused.code,
+        RejectCode::InvalidTransition,
+        "{}",
+        refused.reason
+    );
+    let allow = RulesPolicy {
+        allow_recommission: true,
+        ..RulesPolicy::default()
+    };
+    let Ok(v) = judge(&msg("L1", event()), &l, &allow);
+    let plan = v.expect("allowed by policy");
+    let c = plan.serials[0]
+        .commissioned
+        .as_ref()
+        .expect("commissioning");
+    assert!(c.replaces && c.batch == "B1", "{c:?}");
+}

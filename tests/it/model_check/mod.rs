@@ -71,14 +71,18 @@ fn line_rules_agree_with_a_model_of_the_documentation() {
         ..Config::default()
     });
     let started = Instant::now();
-    let result = runner.run(&scenario(), |actions| run_case(&records, &actions));
+    // Half the cases run with recommissioning allowed (a partner that accepts it).
+    let strategy = (proptest::bool::ANY, scenario());
+    let result = runner.run(&strategy, |(recommission, actions)| {
+        run_case(&records, recommission, &actions)
+    });
     match result {
         Ok(()) => eprintln!(
             "model_check: {cases} cases agreed in {:.1} s",
             started.elapsed().as_secs_f64()
         ),
-        Err(TestError::Fail(why, actions)) => panic!(
-            "{why}\n\nminimal sequence ({} steps): {actions:?}",
+        Err(TestError::Fail(why, (recommission, actions))) => panic!(
+            "{why}\n\nminimal sequence ({} steps, recommissioning allowed: {recommission}): {actions:?}",
             actions.len()
         ),
         Err(TestError::Abort(why)) => panic!("model check aborted: {why}"),
@@ -102,23 +106,25 @@ struct Harness {
     dir: tempfile::TempDir,
     rt: tokio::runtime::Runtime,
     store: Option<(Store, StoreThread)>,
+    policy: RulesPolicy,
     records: Vec<CodeRecord>,
     /// Every line message sent, with the model's verdict for it.
     sent: Vec<(LineMessage, Verdict)>,
 }
 
 impl Harness {
-    fn new(records: Vec<CodeRecord>) -> Self {
+    fn new(records: Vec<CodeRecord>, policy: RulesPolicy) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("runtime");
-        let store = Some(Store::open(dir.path(), RulesPolicy::default()).expect("store opens"));
+        let store = Some(Store::open(dir.path(), policy.clone()).expect("store opens"));
         Harness {
             dir,
             rt,
             store,
+            policy,
             records,
             sent: Vec::new(),
         }
@@ -129,7 +135,7 @@ impl Harness {
         drop(store);
         thread.join();
         self.store =
-            Some(Store::open(self.dir.path(), RulesPolicy::default()).expect("store reopens"));
+            Some(Store::open(self.dir.path(), self.policy.clone()).expect("store reopens"));
     }
 
     fn store(&self) -> &Store {
@@ -300,10 +306,19 @@ fn prepare(h: &mut Harness, model: &mut Model, action: &Action) -> Prepared {
 }
 
 /// Runs one sequence; Err describes the first disagreement.
-fn run_case(records: &[CodeRecord], actions: &[Action]) -> Result<(), TestCaseError> {
-    let mut h = Harness::new(records.to_vec());
+fn run_case(
+    records: &[CodeRecord],
+    recommission: bool,
+    actions: &[Action],
+) -> Result<(), TestCaseError> {
+    let policy = RulesPolicy {
+        allow_recommission: recommission,
+        ..RulesPolicy::default()
+    };
+    let mut h = Harness::new(records.to_vec(), policy);
     open_batch(&mut h);
     let mut model = Model::default();
+    model.recommission = recommission;
     let mut log: Vec<String> = Vec::new();
     // One more restart after the last step: what was committed must all come back.
     let steps = actions.iter().chain(std::iter::once(&Action::Restart));

@@ -43,6 +43,8 @@ struct Entry {
 #[derive(Clone, Default)]
 pub(super) struct Model {
     serials: [Option<Entry>; POOL.len()],
+    /// Every upstream accepts a decommissioned serial being commissioned again.
+    pub(super) recommission: bool,
 }
 
 /// The writes of an accepted message, or the refusal code.
@@ -140,7 +142,15 @@ impl Model {
                 // Same batch, same data: a repeated read (packed or holding children alike).
                 Some(e) if e.state == St::Commissioned => return Err("duplicate_scan"),
                 Some(e) if e.state == St::Destroyed => return Err("destroyed"),
-                // Recommissioning is off by default (RulesPolicy::default()).
+                // "Recommissioning a decommissioned serial is off by default; a partner that
+                // accepts it can allow it" (docs/serial-states.md).
+                Some(e) if e.state == St::Decommissioned && self.recommission => writes.push((
+                    c,
+                    Entry {
+                        state: St::Commissioned,
+                        parent: None,
+                    },
+                )),
                 Some(_) => return Err("invalid_transition"),
             }
         }

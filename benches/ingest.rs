@@ -1,0 +1,375 @@
+//! How many line events per second the store makes durable with every line rule applied: a
+//! whole batch (by default 1,000,000 units, 100 units per case, 40 cases per pallet, so 10,000
+//! cases and 250 pallets) goes through `Store::submit_ingest`, the daemon's path for every
+//! message, into a real SQLite file (WAL, `synchronous=FULL`, one writer thread with group
+//! commit). Each message is judged by `rules::judge` inside the writing transaction (batch state,
+//! wrong-label check, one commissioning per serial, packing checks with the parent's ancestors)
+//! and written to the message log, the serial registry and its history. Per case the line sends
+//! one `commission` of its 100 units, one of the case SGTIN and one `aggregate`; per pallet one
+//! `commission` of its SSCC and one `aggregate` of its 40 cases; then `batch_close`, whose
+//! reconciliation report over every unit is timed on its own. Like the MQTT source, the
+//! benchmark keeps a window of submissions in flight and waits for them in order, so group
+//! commit works; every outcome must be `Applied` (a benchmark that measured refusals would lie).
+//!
+//! An event is one commissioned identifier or one packed child (about 2.02 million for the
+//! default batch). A line makes a few hundred per second and a gateway serves several lines,
+//! so the target is at least 50,000 events per second, durable. Messages are built (codes parsed
+//! with `gs1::parse_code`, which `gs1_parse` measures) in chunks of about a tenth of the batch
+//! with the clock stopped; only submitting and committing are timed, and the window is drained
+//! at the end of each chunk. Run with `cargo bench --bench ingest` (release profile);
+//! `LINEGATE_BENCH_UNITS=40000 cargo bench --bench ingest` is a quick smoke run (the unit count
+//! must be a multiple of 4,000, one pallet). The database lives in a temporary directory under
+//! `TMPDIR`: put that on the disk you want to measure (a tmpfs measures no fsync at all).
+//! Besides the wall-clock figures it prints the writer thread's own CPU time (Linux `/proc`),
+//! which stays meaningful on a shared machine, and, after the writer stopped, row counts and
+//! the stored reconciliation report read with a read-only connection.
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use linegate::gs1::{CompanyPrefixes, check_digit, parse_code};
+use linegate::model::{BatchOpen, CodeRecord, LineEvent, LineMessage};
+use linegate::rules::RulesPolicy;
+use linegate::store::{DB_FILE, Decoded, IngestItem, IngestOutcome, PendingIngest, Store};
+
+const TARGET_EVENTS_PER_SECOND: f64 = 50_000.0;
+const DEFAULT_UNITS: usize = 1_000_000;
+const UNITS_PER_CASE: usize = 100;
+const CASES_PER_PALLET: usize = 40;
+const UNITS_PER_PALLET: usize = UNITS_PER_CASE * CASES_PER_PALLET;
+/// Submissions in flight; the writer groups up to `store::GROUP_MAX` of them per commit.
+const WINDOW: usize = 256;
+
+const LINE: &str = "L1";
+const TOPIC: &str = "linegate/lines/L1/events";
+const BATCH: &str = "B1";
+const UNIT_GTIN: &str = "00361414567894";
+const CASE_GTIN: &str = "50361414567899";
+const COMPANY_PREFIX: &str = "0361414";
+const LOT: &str = "LOT1";
+
+/// Builds the messages of the batch in the order a line sends them.
+struct Line {
+    prefixes: CompanyPrefixes,
+    today: NaiveDate,
+    start: DateTime<Utc>,
+    sent: u64,
+}
+
+impl Line {
+    fn new() -> Self {
+        Line {
+            prefixes: CompanyPrefixes::new(vec![COMPANY_PREFIX.into()], None)
+                .expect("a valid company prefix"),
+            today: NaiveDate::from_ymd_opt(2025, 6, 15).expect("a date"),
+            start: Utc
+                .with_ymd_and_hms(2025, 6, 15, 6, 0, 0)
+                .single()
+                .expect("a time"),
+            sent: 0,
+        }
+    }
+
+    /// A code as the decoder makes it (`protocol::code`).
+    fn code(&self, text: &str) -> CodeRecord {
+        let code = parse_code(text, self.today).unwrap_or_else(|e| panic!("{text}: {e}"));
+        let epc = self
+            .prefixes
+            .epc_uri(&code)
+            .unwrap_or_else(|e| panic!("{text}: {e}"));
+        CodeRecord {
+            key: code.id.key(),
+            epc,
+            gtin: code.id.gtin().map(|g| g.as_str().to_string()),
+            lot: code.lot.map(|l| l.as_str().to_string()),
+            expiry: code.expiry.map(|e| e.date()),
+        }
+    }
+
+    /// The next message, one millisecond after the previous one.
+    fn message(&mut self, event: LineEvent) -> IngestItem {
+        let time = self.start + chrono::Duration::milliseconds(self.sent as i64);
+        let message_id = format!("m{:07}", self.sent);
+        self.sent += 1;
+        IngestItem {
+            topic: TOPIC.into(),
+            line: Some(LINE.into()),
+            received_at: time,
+            payload: Vec::new(),
+            decoded: Decoded::Accepted(LineMessage {
+                line: LINE.into(),
+                message_id,
+                time,
+                event,
+            }),
+        }
+    }
+
+    fn batch_open(&mut self, units: usize) -> IngestItem {
+        self.message(LineEvent::BatchOpen(BatchOpen {
+            batch: BATCH.into(),
+            gtin: UNIT_GTIN.into(),
+            pack_gtins: vec![CASE_GTIN.into()],
+            lot: LOT.into(),
+            expiry: NaiveDate::from_ymd_opt(2028, 6, 30).expect("a date"),
+            work_order: None,
+            planned_quantity: Some(units as u64),
+        }))
+    }
+
+    /// Pallet `p`: per case a commission of its units, one of the case and an aggregate; then a
+    /// commission of the pallet's SSCC and an aggregate of its cases.
+    fn pallet(&mut self, p: usize, out: &mut Vec<IngestItem>) {
+        let mut cases = Vec::with_capacity(CASES_PER_PALLET);
+        for c in p * CASES_PER_PALLET..(p + 1) * CASES_PER_PALLET {
+            let units: Vec<CodeRecord> = (c * UNITS_PER_CASE..(c + 1) * UNITS_PER_CASE)
+                .map(|u| self.code(&format!("(01){UNIT_GTIN}(21)U{u:07}")))
+                .collect();
+            let case = self.code(&format!("(01){CASE_GTIN}(21)C{c:05}"));
+            out.push(self.message(LineEvent::Commission {
+                batch: BATCH.into(),
+                codes: units.clone(),
+            }));
+            out.push(self.message(LineEvent::Commission {
+                batch: BATCH.into(),
+                codes: vec![case.clone()],
+            }));
+            out.push(self.message(LineEvent::Aggregate {
+                parent: case.clone(),
+                children: units,
+            }));
+            cases.push(case);
+        }
+        let pallet = self.code(&sscc(p));
+        out.push(self.message(LineEvent::Commission {
+            batch: BATCH.into(),
+            codes: vec![pallet.clone()],
+        }));
+        out.push(self.message(LineEvent::Aggregate {
+            parent: pallet,
+            children: cases,
+        }));
+    }
+
+    fn batch_close(&mut self) -> IngestItem {
+        self.message(LineEvent::BatchClose {
+            batch: BATCH.into(),
+        })
+    }
+}
+
+/// `(00)` + extension digit 1, company prefix 0361414, nine-digit serial reference `p`, and the
+/// mod-10 check digit.
+fn sscc(p: usize) -> String {
+    let body = format!("1{COMPANY_PREFIX}{p:09}");
+    let check = check_digit(&body).expect("digits");
+    format!("(00){body}{check}")
+}
+
+/// Unit events of a message: each commissioned identifier and each packed child.
+fn events(item: &IngestItem) -> usize {
+    match &item.decoded {
+        Decoded::Accepted(LineMessage {
+            event: LineEvent::Commission { codes, .. },
+            ..
+        }) => codes.len(),
+        Decoded::Accepted(LineMessage {
+            event: LineEvent::Aggregate { children, .. },
+            ..
+        }) => children.len(),
+        _ => 0,
+    }
+}
+
+fn kind(item: &IngestItem) -> &'static str {
+    match &item.decoded {
+        Decoded::Accepted(m) => m.event.kind(),
+        Decoded::Refused { .. } => "refused",
+    }
+}
+
+/// Waits for one submission; anything but `Applied` ends the benchmark.
+async fn settle((what, mut pending): (String, PendingIngest)) {
+    match pending.wait().await {
+        Ok(IngestOutcome::Applied) => {}
+        other => panic!("{what} was not applied: {other:?}"),
+    }
+}
+
+/// Submits `items` with up to `WINDOW` in flight, waits for all; returns the time taken.
+async fn feed(store: &Store, items: Vec<IngestItem>) -> Duration {
+    let start = Instant::now();
+    let mut in_flight: VecDeque<(String, PendingIngest)> = VecDeque::with_capacity(WINDOW);
+    for item in items {
+        if in_flight.len() == WINDOW {
+            settle(in_flight.pop_front().expect("a full window")).await;
+        }
+        let what = match &item.decoded {
+            Decoded::Accepted(m) => format!("{} {}", kind(&item), m.message_id),
+            Decoded::Refused { .. } => "a refusal".into(),
+        };
+        let pending = store.submit_ingest(item).await.expect("the store runs");
+        in_flight.push_back((what, pending));
+    }
+    while let Some(p) = in_flight.pop_front() {
+        settle(p).await;
+    }
+    start.elapsed()
+}
+
+fn units_from_env() -> usize {
+    let units = match std::env::var("LINEGATE_BENCH_UNITS") {
+        Ok(v) => v
+            .trim()
+            .replace('_', "")
+            .parse()
+            .unwrap_or_else(|e| panic!("LINEGATE_BENCH_UNITS={v}: {e}")),
+        Err(_) => DEFAULT_UNITS,
+    };
+    assert!(
+        units > 0 && units % UNITS_PER_PALLET == 0,
+        "LINEGATE_BENCH_UNITS must be a positive multiple of {UNITS_PER_PALLET} (one pallet), not {units}"
+    );
+    units
+}
+
+/// CPU time of the store's writer thread so far, from `/proc/self/task/*/schedstat` (Linux):
+/// on a shared machine it shows what the writer itself costs, whatever the wall clock says.
+fn writer_cpu() -> Option<Duration> {
+    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim_end() == "store-writer" {
+            let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+            let nanos = stat.split_whitespace().next()?.parse().ok()?;
+            return Some(Duration::from_nanos(nanos));
+        }
+    }
+    None
+}
+
+fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / 1_000_000.0
+}
+
+/// The batch as the supervisor sees it, read after the writer stopped (through the store's
+/// read-only view: only `store` knows SQL).
+fn print_rows(db: &Path) {
+    let dir = db
+        .parent()
+        .expect("the database sits in the data directory");
+    let store = linegate::store::ReadOnlyStore::open(dir).expect("the database opens read-only");
+    let b = store
+        .batch(BATCH)
+        .expect("the batch reads")
+        .expect("the batch exists");
+    let r = &b.report;
+    println!(
+        "ingest: batch {BATCH} {}: {} identifiers, good_units {}, yield {} %, loose {}, inconsistencies {}",
+        b.row.state,
+        b.row.serials,
+        r.good_units,
+        r.yield_percent
+            .map_or("-".to_string(), |y| format!("{y:.2}")),
+        r.loose,
+        r.inconsistencies.len()
+    );
+}
+
+fn main() {
+    let units = units_from_env();
+    let pallets = units / UNITS_PER_PALLET;
+    let cases = units / UNITS_PER_CASE;
+    // About ten chunks, each built with the clock stopped, then fed and timed.
+    let chunk = pallets.div_ceil(10);
+
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let db = dir.path().join(DB_FILE);
+    let (store, writer) = Store::open(dir.path(), RulesPolicy::default()).expect("the store opens");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    println!(
+        "ingest: {units} units, {cases} cases, {pallets} pallets into {}",
+        db.display()
+    );
+
+    let mut line = Line::new();
+    let mut messages = 0usize;
+    let mut events_done = 0usize;
+    let mut elapsed = Duration::ZERO;
+    let mut built = Duration::ZERO;
+    let mut items = vec![line.batch_open(units)];
+    let mut p = 0;
+    while p < pallets {
+        let end = (p + chunk).min(pallets);
+        let t = Instant::now();
+        for pallet in p..end {
+            line.pallet(pallet, &mut items);
+        }
+        built += t.elapsed();
+        messages += items.len();
+        events_done += items.iter().map(events).sum::<usize>();
+        elapsed += runtime.block_on(feed(&store, std::mem::take(&mut items)));
+        p = end;
+        eprintln!(
+            "ingest: {:3}% {p}/{pallets} pallets, {messages} messages, {events_done} events, {:.1} s, {:.0} events/s so far",
+            p * 100 / pallets,
+            elapsed.as_secs_f64(),
+            events_done as f64 / elapsed.as_secs_f64()
+        );
+    }
+
+    let writer_busy = writer_cpu();
+    let close = line.batch_close();
+    let close_time = runtime.block_on(feed(&store, vec![close]));
+    let wal_before_shutdown = file_len(&db.with_extension("db-wal"));
+    drop(store);
+    writer.join();
+    let (db_bytes, wal_bytes) = (file_len(&db), file_len(&db.with_extension("db-wal")));
+
+    let secs = elapsed.as_secs_f64();
+    let per_second = events_done as f64 / secs;
+    let verdict = if per_second >= TARGET_EVENTS_PER_SECOND {
+        "meets"
+    } else {
+        "BELOW"
+    };
+    println!(
+        "ingest: built {messages} messages in {:.1} s (not timed)",
+        built.as_secs_f64()
+    );
+    println!("ingest: {messages} messages, {events_done} unit events in {secs:.2} s");
+    println!(
+        "ingest: {per_second:.0} events/s durable ({verdict} the target of {TARGET_EVENTS_PER_SECOND:.0}), {:.0} messages/s",
+        messages as f64 / secs
+    );
+    println!(
+        "ingest: batch_close (reconciliation of {} identifiers) {:.3} s; with it {:.0} events/s",
+        units + cases + pallets,
+        close_time.as_secs_f64(),
+        events_done as f64 / (secs + close_time.as_secs_f64())
+    );
+    println!(
+        "ingest: database {:.1} MB ({DB_FILE} {:.1} MB + WAL {:.1} MB after the shutdown checkpoint; WAL was {:.1} MB before)",
+        mb(db_bytes + wal_bytes),
+        mb(db_bytes),
+        mb(wal_bytes),
+        mb(wal_before_shutdown)
+    );
+    if let Some(busy) = writer_busy {
+        println!(
+            "ingest: store writer thread on CPU {:.2} s of the {secs:.2} s ({:.0} events per writer CPU second)",
+            busy.as_secs_f64(),
+            events_done as f64 / busy.as_secs_f64()
+        );
+    }
+    print_rows(&db);
+}
