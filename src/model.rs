@@ -39,7 +39,7 @@ pub enum LineEvent {
         parent: CodeRecord,
         children: Option<Vec<CodeRecord>>,
     },
-    /// Decommission, destroy, sample or ship loose units.
+    /// Decommission, destroy, sample, correct or ship loose units.
     Units {
         action: UnitAction,
         codes: Vec<CodeRecord>,
@@ -64,6 +64,8 @@ pub enum UnitAction {
     Decommission,
     Destroy,
     Sample,
+    /// A unit wrongly recorded as sampled goes back to commissioned (a status correction).
+    CorrectStatus,
     /// Leaves the site as a top-level unit, with everything packed in it. Shipment messages
     /// (issue "upstream messages") will send it; protocol v1 has no `ship` message yet.
     Ship,
@@ -75,6 +77,7 @@ impl UnitAction {
             UnitAction::Decommission => "decommission",
             UnitAction::Destroy => "destroy",
             UnitAction::Sample => "sample",
+            UnitAction::CorrectStatus => "correct_status",
             UnitAction::Ship => "ship",
         }
     }

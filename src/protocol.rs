@@ -19,7 +19,7 @@ use crate::model::{
 const MAX_ID_LEN: usize = 128;
 
 /// The message types of protocol v1.
-pub const TYPES: [&str; 9] = [
+pub const TYPES: [&str; 10] = [
     "batch_open",
     "commission",
     "aggregate",
@@ -27,6 +27,7 @@ pub const TYPES: [&str; 9] = [
     "decommission",
     "destroy",
     "sample",
+    "correct_status",
     "batch_close",
     "batch_cancel",
 ];
@@ -143,11 +144,12 @@ fn decode_object(
                 Some(_) => Some(codes(&f, "children", ctx)?),
             },
         },
-        "decommission" | "destroy" | "sample" => LineEvent::Units {
+        "decommission" | "destroy" | "sample" | "correct_status" => LineEvent::Units {
             action: match kind.as_str() {
                 "decommission" => UnitAction::Decommission,
                 "destroy" => UnitAction::Destroy,
-                _ => UnitAction::Sample,
+                "sample" => UnitAction::Sample,
+                _ => UnitAction::CorrectStatus,
             },
             codes: codes(&f, "codes", ctx)?,
             reason: f.opt_text("reason")?,
@@ -516,6 +518,16 @@ mod tests {
             (action, codes.len(), reason.as_deref()),
             (UnitAction::Destroy, 1, Some("crushed"))
         );
+        let fix =
+            ctx_decode(r#"{"id":"f","type":"correct_status","codes":["(01)00361414567894(21)A"]}"#)
+                .expect("correction");
+        assert!(matches!(
+            fix.event,
+            LineEvent::Units {
+                action: UnitAction::CorrectStatus,
+                ..
+            }
+        ));
         let c = ctx_decode(r#"{"id":"c","type":"batch_cancel","batch":"B1"}"#).expect("cancel");
         assert_eq!(
             c.event,

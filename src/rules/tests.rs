@@ -475,3 +475,20 @@ fn recommissioning_follows_the_policy() {
         .expect("commissioning");
     assert!(c.replaces && c.batch == "B1", "{c:?}");
 }
+
+/// A unit wrongly recorded as sampled is corrected back; only a sampled unit can be.
+#[test]
+fn a_sample_can_be_corrected() {
+    let mut l = ledger(BatchState::Running);
+    let unit = code(G, "MINE", None);
+    let ev = |action| LineEvent::Units {
+        action,
+        codes: vec![unit.clone()],
+        reason: None,
+    };
+    let refused = verdict(&l, "L1", ev(UnitAction::CorrectStatus)).expect_err("not sampled");
+    assert_eq!(refused.code, RejectCode::InvalidTransition);
+    l.apply(verdict(&l, "L1", ev(UnitAction::Sample)).expect("sampled"));
+    let plan = verdict(&l, "L1", ev(UnitAction::CorrectStatus)).expect("corrected");
+    assert_eq!(plan.serials[0].state, SerialState::Commissioned);
+}

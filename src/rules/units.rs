@@ -1,4 +1,5 @@
-//! Events on identifiers already in the registry: pack, unpack, decommission, destroy, sample, ship.
+//! Events on identifiers already in the registry: pack, unpack, decommission, destroy, sample,
+//! correct a sample's status, ship.
 //!
 //! Each message is judged whole against the registry as it was before the message: every
 //! identifier it names must be known, belong to a batch that is still producing on this line
@@ -190,6 +191,7 @@ pub(super) fn units<L: LedgerView>(
         UnitAction::Decommission => SerialEvent::Decommission,
         UnitAction::Destroy => SerialEvent::Destroy,
         UnitAction::Sample => SerialEvent::Sample,
+        UnitAction::CorrectStatus => SerialEvent::CorrectStatus,
         UnitAction::Ship => SerialEvent::Ship,
     };
     let mut gate = BatchGate::new(ledger, &msg.line, action == UnitAction::Ship);

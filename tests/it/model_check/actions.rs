@@ -47,6 +47,8 @@ pub(super) enum Action {
     Decommission(Vec<Id>),
     Destroy(Vec<Id>),
     Sample(Vec<Id>),
+    /// `correct_status`: a sampled unit back to commissioned.
+    Correct(Vec<Id>),
     Ship(Vec<Id>),
     /// Drop the store handle, join the writer, open the same directory again.
     Restart,
@@ -96,6 +98,7 @@ fn line_action() -> impl Strategy<Value = Action> {
         1 => subset().prop_map(Action::Decommission),
         1 => subset().prop_map(Action::Destroy),
         1 => subset().prop_map(Action::Sample),
+        1 => subset().prop_map(Action::Correct),
         1 => subset().prop_map(Action::Ship),
         1 => (0..4usize).prop_map(Action::Redeliver),
     ]

@@ -200,6 +200,7 @@ impl Harness {
             Action::Decommission(ids) => units(UnitAction::Decommission, ids),
             Action::Destroy(ids) => units(UnitAction::Destroy, ids),
             Action::Sample(ids) => units(UnitAction::Sample, ids),
+            Action::Correct(ids) => units(UnitAction::CorrectStatus, ids),
             Action::Ship(ids) => units(UnitAction::Ship, ids),
             Action::Restart | Action::Redeliver(_) | Action::Group(_) => {
                 unreachable!("not one line message")

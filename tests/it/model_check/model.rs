@@ -55,6 +55,7 @@ enum Unit {
     Decommission,
     Destroy,
     Sample,
+    Correct,
     Ship,
 }
 
@@ -113,6 +114,7 @@ impl Model {
             Action::Decommission(codes) => self.units(Unit::Decommission, codes),
             Action::Destroy(codes) => self.units(Unit::Destroy, codes),
             Action::Sample(codes) => self.units(Unit::Sample, codes),
+            Action::Correct(codes) => self.units(Unit::Correct, codes),
             Action::Ship(codes) => self.units(Unit::Ship, codes),
             Action::Restart | Action::Redeliver(_) | Action::Group(_) => {
                 unreachable!("not one line message")
@@ -251,7 +253,7 @@ impl Model {
         Ok(writes)
     }
 
-    /// The table's sample / decommission / destroy / ship columns. Sample, decommission and
+    /// The table's sample / correct status / decommission / destroy / ship columns. Sample, decommission and
     /// destroy need a loose, empty unit; ship needs a top-level commissioned unit and takes
     /// everything inside it along (descendants keep their parent and become shipped). Where the
     /// table has no row for a combination (packed *and* holding children, or shipped and packed)
@@ -259,6 +261,8 @@ impl Model {
     fn units(&self, unit: Unit, codes: &[Id]) -> Judged {
         let (allowed, next): (&[St], St) = match unit {
             Unit::Sample => (&[St::Commissioned], St::Sampled),
+            // "`correct_status` puts a unit wrongly recorded as sampled back to commissioned".
+            Unit::Correct => (&[St::Sampled], St::Commissioned),
             Unit::Decommission => (&[St::Commissioned, St::Sampled], St::Decommissioned),
             Unit::Destroy => (
                 &[St::Commissioned, St::Sampled, St::Decommissioned],
