@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::aggregation::{self, AggregationRefusal, ChildFacts};
 use super::batch::BatchState;
-use super::serial::{self, Policy, SerialEvent, SerialState};
+use super::serial::{self, Policy, SerialEvent, SerialFacts, SerialState};
 use super::{LedgerView, Plan, SerialRecord, SerialWrite, Verdict, refuse, reject_code};
 use crate::model::{CodeRecord, LineMessage, RejectCode, Rejection, UnitAction};
 
@@ -62,6 +62,39 @@ fn refusal_of(e: &AggregationRefusal) -> Rejection {
     Rejection::new(reject_code(e.code()), e.to_string())
 }
 
+/// The named children as the packing checks need them, or the refusal of one whose batch does
+/// not accept the event.
+fn load_children<L: LedgerView>(
+    gate: &mut BatchGate<'_, L>,
+    keys: impl Iterator<Item = String>,
+) -> Result<Result<Vec<ChildFacts>, Rejection>, L::Error> {
+    let mut out = Vec::new();
+    for (i, key) in keys.enumerate() {
+        let rec = gate.ledger.serial(&key)?;
+        if let Some(r) = &rec
+            && let Err(refusal) = gate.check(&format!("children[{i}] {key}"), r)?
+        {
+            return Ok(Err(refusal));
+        }
+        out.push(ChildFacts {
+            facts: rec.as_ref().map(|r| r.facts),
+            parent: rec.and_then(|r| r.parent),
+            key,
+        });
+    }
+    Ok(Ok(out))
+}
+
+/// The container's own history line: its state and place do not change when it is (un)packed.
+fn container_write(key: &str, next: SerialFacts, rec: Option<SerialRecord>) -> SerialWrite {
+    SerialWrite {
+        key: key.to_string(),
+        state: next.state,
+        parent: rec.and_then(|r| r.parent),
+        commissioned: None,
+    }
+}
+
 pub(super) fn aggregate<L: LedgerView>(
     msg: &LineMessage,
     parent: &CodeRecord,
@@ -84,33 +117,18 @@ pub(super) fn aggregate<L: LedgerView>(
             ancestors.push(key);
         }
     }
-    let mut facts = Vec::with_capacity(children.len());
-    for (i, c) in children.iter().enumerate() {
-        let rec = ledger.serial(&c.key)?;
-        if let Some(r) = &rec
-            && let Err(r) = gate.check(&format!("children[{i}] {}", c.key), r)?
-        {
-            return Ok(Err(r));
-        }
-        facts.push(ChildFacts {
-            key: c.key.clone(),
-            facts: rec.as_ref().map(|r| r.facts),
-            parent: rec.and_then(|r| r.parent),
-        });
-    }
+    let facts = match load_children(&mut gate, children.iter().map(|c| c.key.clone()))? {
+        Ok(f) => f,
+        Err(r) => return Ok(Err(r)),
+    };
     let p_facts = parent_rec.as_ref().map(|r| r.facts);
     let (p_next, _) = match aggregation::check_pack(&parent.key, p_facts, &ancestors, &facts) {
         Ok(x) => x,
         Err(e) => return Ok(Err(refusal_of(&e))),
     };
-    let mut writes = vec![SerialWrite {
-        key: parent.key.clone(),
-        state: p_next.state,
-        parent: parent_rec.and_then(|r| r.parent),
-        commissioned: None,
-    }];
-    writes.extend(children.iter().map(|c| SerialWrite {
-        key: c.key.clone(),
+    let mut writes = vec![container_write(&parent.key, p_next, parent_rec)];
+    writes.extend(facts.into_iter().map(|c| SerialWrite {
+        key: c.key,
         state: SerialState::Commissioned,
         parent: Some(parent.key.clone()),
         commissioned: None,
@@ -139,41 +157,22 @@ pub(super) fn disaggregate<L: LedgerView>(
         None if parent_rec.is_some() => ledger.children(&parent.key)?,
         None => Vec::new(),
     };
-    let mut facts = Vec::with_capacity(keys.len());
-    let mut states = Vec::with_capacity(keys.len());
-    for (i, key) in keys.iter().enumerate() {
-        let rec = ledger.serial(key)?;
-        if let Some(r) = &rec
-            && let Err(r) = gate.check(&format!("children[{i}] {key}"), r)?
-        {
-            return Ok(Err(r));
-        }
-        states.push(rec.as_ref().map(|r| r.facts.state));
-        facts.push(ChildFacts {
-            key: key.clone(),
-            facts: rec.as_ref().map(|r| r.facts),
-            parent: rec.and_then(|r| r.parent),
-        });
-    }
+    let facts = match load_children(&mut gate, keys.into_iter())? {
+        Ok(f) => f,
+        Err(r) => return Ok(Err(r)),
+    };
     let p_facts = parent_rec.as_ref().map(|r| r.facts);
-    let (p_next, _) = match aggregation::check_unpack(&parent.key, p_facts, &facts) {
+    let (p_next, next) = match aggregation::check_unpack(&parent.key, p_facts, &facts) {
         Ok(x) => x,
         Err(e) => return Ok(Err(refusal_of(&e))),
     };
-    let mut writes = vec![SerialWrite {
-        key: parent.key.clone(),
-        state: p_next.state,
-        parent: parent_rec.and_then(|r| r.parent),
+    let mut writes = vec![container_write(&parent.key, p_next, parent_rec)];
+    writes.extend(facts.into_iter().zip(next).map(|(c, f)| SerialWrite {
+        key: c.key,
+        state: f.state,
+        parent: None,
         commissioned: None,
-    }];
-    for (key, state) in keys.into_iter().zip(states) {
-        writes.push(SerialWrite {
-            key,
-            state: state.unwrap_or(SerialState::Commissioned),
-            parent: None,
-            commissioned: None,
-        });
-    }
+    }));
     Ok(Ok(Plan {
         batch: None,
         serials: writes,

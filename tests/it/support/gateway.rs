@@ -14,10 +14,9 @@ use anyhow::{Context, Result, ensure};
 use tempfile::TempDir;
 
 use super::{
-    Broker, Daemon, EXPIRY, EpcisDoc, LINE, LOT, Mosquitto, MqttClient, OutboxRow, QuarantineRow,
-    Recorded, TOPIC_PREFIX, Upstream, UpstreamServer, batch_close, batch_open, check_epcs,
-    cli_json, code, commission, events_topic, free_port, poll_until, sgtin, url_for_port,
-    validate_epcis12,
+    Broker, Daemon, EpcisDoc, LINE, Mosquitto, MqttClient, OutboxRow, QuarantineRow, Recorded,
+    TOPIC_PREFIX, Upstream, UpstreamServer, batch_close, batch_open, cli_json, code, commission,
+    events_topic, free_port, poll_until, sgtin, url_for_port,
 };
 
 /// A complete test world: temp dir, broker, upstream, config file.
@@ -123,44 +122,15 @@ impl Gateway {
     /// Full check of one delivered document against what the line sent:
     /// headers, XSD validity, exactly the expected EPCs, lot and expiry.
     pub async fn check_document(&self, req: &Recorded, serials: &[String]) -> Result<EpcisDoc> {
-        ensure!(
-            req.method == "POST" && req.path == "/epcis",
-            "{} {}",
-            req.method,
-            req.path
-        );
         let ctype = req.header("content-type").unwrap_or_default();
         let media = ctype.split(';').next().unwrap_or_default().trim();
         ensure!(
             media.eq_ignore_ascii_case("application/xml"),
             "Content-Type {ctype:?}"
         );
-        let body = req.body_text()?;
-        let name = format!("document-{}.xml", fastrand::u32(..));
-        validate_epcis12(body, self.dir.path(), &name).await?;
-        let doc = EpcisDoc::parse(body)?;
-        let key = req
-            .header("idempotency-key")
-            .context("no Idempotency-Key header")?;
-        ensure!(
-            key == doc.instance_id()?,
-            "Idempotency-Key {key} != InstanceIdentifier"
-        );
-        ensure!(doc.object_events == 1, "{} ObjectEvents", doc.object_events);
-        ensure!(doc.actions == ["ADD"], "actions {:?}", doc.actions);
-        ensure!(
-            doc.biz_steps == ["urn:epcglobal:cbv:bizstep:commissioning"],
-            "bizSteps {:?}",
-            doc.biz_steps
-        );
         let expected: Vec<String> = serials.iter().map(|s| sgtin(s)).collect();
-        check_epcs(&doc.epcs, &expected, &[])?;
-        ensure!(doc.lot_numbers == [LOT], "lotNumber {:?}", doc.lot_numbers);
-        ensure!(
-            doc.expiry_dates == [EXPIRY],
-            "itemExpirationDate {:?}",
-            doc.expiry_dates
-        );
+        let doc = self.check_end_of_batch(req, &expected).await?;
+        ensure!(doc.actions == ["ADD"], "actions {:?}", doc.actions);
         Ok(doc)
     }
 
