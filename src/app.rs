@@ -22,6 +22,21 @@ use crate::store::Store;
 
 /// Runs the daemon until `stop` resolves.
 pub async fn run(config: Config, stop: impl Future<Output = ()>) -> anyhow::Result<()> {
+    run_until(config, stop, oneshot::channel().0).await
+}
+
+/// [`run`], telling `serving` once the MQTT source is subscribed (`linegate demo` waits for it).
+pub async fn run_until(
+    config: Config,
+    stop: impl Future<Output = ()>,
+    serving: oneshot::Sender<()>,
+) -> anyhow::Result<()> {
+    if config.mqtt.embedded_broker {
+        let (host, port) = (config.mqtt.host.clone(), config.mqtt.port);
+        tokio::task::spawn_blocking(move || crate::broker::start(&host, port))
+            .await
+            .context("starting the embedded MQTT broker")??;
+    }
     let (store, store_thread) = Store::open(&config.gateway.data_dir, config.rules_policy())
         .with_context(|| format!("opening the store in {}", config.gateway.data_dir.display()))?;
     tracing::info!(data_dir = %config.gateway.data_dir.display(), "store open");
@@ -78,6 +93,7 @@ pub async fn run(config: Config, stop: impl Future<Output = ()>) -> anyhow::Resu
         r = ready_rx => if r.is_ok() {
             shutdown::notify_ready();
             tracing::info!("linegate is serving");
+            let _ = serving.send(());
         },
         _ = &mut stop => {}
     }

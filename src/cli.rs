@@ -82,6 +82,12 @@ pub enum Command {
     /// One serial number: state, history and the cases and pallets it is packed in
     #[command(subcommand)]
     Serial(SerialCommand),
+    /// Play a realistic packaging line (one batch) against a running gateway over MQTT
+    #[command(after_help = crate::simulate::args::EXAMPLES)]
+    Simulate(crate::simulate::SimulateArgs),
+    /// The main job end to end: embedded broker, simulated line, gateway, local upstream
+    #[command(after_help = crate::demo::EXAMPLES)]
+    Demo(crate::demo::DemoArgs),
 }
 
 #[derive(Debug, Args)]
@@ -295,6 +301,9 @@ mod tests {
                 "x.toml",
                 "(00)003614145000000013",
             ],
+            vec![
+                "linegate", "simulate", "--config", "x.toml", "--units", "10",
+            ],
         ] {
             let cli = Cli::try_parse_from(&args).expect("parses");
             let path = match cli.command {
@@ -308,6 +317,8 @@ mod tests {
                 ) => b.config.config,
                 Command::Batch(BatchCommand::Cancel(c)) => c.batch.config.config,
                 Command::Serial(SerialCommand::Show(s)) => s.config.config,
+                Command::Simulate(s) => s.config.config,
+                Command::Demo(_) => unreachable!("the demo builds its own configuration"),
             };
             assert_eq!(path, PathBuf::from("x.toml"), "{args:?}");
         }

@@ -17,12 +17,17 @@
 //! * `forward`: delivers outbox documents to upstreams (HTTP), at least once.
 //! * `inspect`: the `linegate code` command (what the parser reads in a code).
 //! * `supervise`: `linegate batch close|release|cancel`, judged like line messages.
+//! * `simulate`: `linegate simulate`, a seeded packaging line (pure plan, MQTT transport).
+//! * `broker`: the embedded MQTT broker (rumqttd) for `mqtt.embedded_broker`.
+//! * `demo`: `linegate demo`, the main job end to end on embedded defaults.
 //! * `app`: wiring, startup and ordered shutdown.
 
 pub mod app;
 pub mod assemble;
+pub mod broker;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod epcis;
 pub mod forward;
 pub mod gs1;
@@ -31,6 +36,7 @@ pub mod model;
 pub mod protocol;
 pub mod rules;
 pub mod shutdown;
+pub mod simulate;
 pub mod sources;
 pub mod store;
 pub mod supervise;

@@ -18,9 +18,14 @@ use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The demo tells its own story on stdout; the gateway's info logs would drown it.
+    let default_filter = match cli.command {
+        Command::Demo(_) => "error,rumqttd=off",
+        _ => "info",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -113,6 +118,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let reason = c.reason;
             decide(c.batch, Decision::Cancel { reason })
         }
+        Command::Simulate(args) => linegate::simulate::command(args),
+        Command::Demo(args) => linegate::demo::command(args),
         Command::Serial(SerialCommand::Show(s)) => {
             let config = config::load(&s.config.config)?;
             let today = chrono::Utc::now().date_naive();

@@ -33,6 +33,8 @@ pub struct Mqtt {
     pub client_id: String,
     pub keep_alive: Duration,
     pub max_payload_bytes: usize,
+    /// Start an in-process broker (rumqttd) on host:port of `url` before connecting to it.
+    pub embedded_broker: bool,
 }
 
 /// `[[line]]`: a packaging line and its SGLN (readPoint).
@@ -213,6 +215,7 @@ fn mqtt(t: &Table<'_>, p: &mut Problems) -> Option<Mqtt> {
     let keep_alive = Duration::from_secs(t.int_or("keep_alive_secs", 30, 5..=3600, p));
     let max_payload_bytes =
         t.int_or("max_payload_bytes", 1024 * 1024, 1024..=64 * 1024 * 1024, p) as usize;
+    let embedded_broker = t.bool_or("embedded_broker", false, p);
     t.finish(p);
     let (host, port) = endpoint?;
     Some(Mqtt {
@@ -222,6 +225,7 @@ fn mqtt(t: &Table<'_>, p: &mut Problems) -> Option<Mqtt> {
         client_id,
         keep_alive,
         max_payload_bytes,
+        embedded_broker,
     })
 }
 
