@@ -7,7 +7,7 @@
 //! case packer fills each case with the next `case_size` units that reach it, so camera rejects
 //! never leave a gap. Pure and deterministic: the caller passes the seeded random source.
 
-use super::plan::LineSpec;
+use super::spec::LineSpec;
 
 /// The fate of one unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! `linegate simulate`: a realistic packaging line played against a running gateway.
 //!
 //! Split in two on purpose. `plan` (with `fates` and `codes`) is pure and deterministic: from a
-//! seeded `LineSpec` it produces every protocol-v1 message of one batch — batch_open with its
+//! seeded `LineSpec` (`spec`) it produces every protocol-v1 message of one batch — batch_open with its
 //! pack GTINs, units as real DataMatrix scanner strings, cases and pallets commissioned and
 //! packed, rejects and samples unpacked and ended, injected faults, batch_close — and the counts
 //! the batch must reconcile to. `mqtt` is the transport: it publishes those messages with QoS 1
@@ -18,6 +18,7 @@ mod command;
 mod fates;
 pub mod mqtt;
 mod plan;
+mod spec;
 mod summary;
 
 #[cfg(test)]
