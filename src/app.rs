@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::forward::{self, ForwardConfig, http::HttpSink};
 use crate::shutdown;
 use crate::sources::mqtt::{self, MqttSourceConfig};
+use crate::sources::serial::{self, StationConfig};
 use crate::store::Store;
 
 /// Runs the daemon until `stop` resolves.
@@ -82,6 +83,25 @@ pub async fn run_until(
         sources.clone(),
         ready_tx,
     ));
+    // Serial scanner stations: they wait for their ports, never for READY.
+    let scanner_health = serial::Health::default();
+    let station_tasks: Vec<JoinHandle<()>> = config
+        .scanners
+        .iter()
+        .map(|scanner| {
+            let cfg = StationConfig {
+                scanner: scanner.clone(),
+                prefixes: config.prefixes.clone(),
+                data_dir: config.gateway.data_dir.clone(),
+            };
+            tokio::spawn(serial::run(
+                cfg,
+                store.clone(),
+                scanner_health.clone(),
+                sources.clone(),
+            ))
+        })
+        .collect();
     drop(store);
 
     shutdown::notify_status(&format!(
@@ -103,6 +123,7 @@ pub async fn run_until(
     let deadline = tokio::time::Instant::now() + config.gateway.shutdown_timeout;
     sources.cancel();
     finish("MQTT source", vec![source_task], deadline).await;
+    finish("serial scanner stations", station_tasks, deadline).await;
     workers.cancel();
     finish("assembler and forwarders", worker_tasks, deadline).await;
     // Every Store handle is gone now; the writer applies what is queued and closes the file.

@@ -258,8 +258,9 @@ fn one_code(f: &Fields<'_>, field: &str, ctx: &DecodeContext<'_>) -> Result<Code
     code(field, &text, ctx)
 }
 
-/// Parses one identifier (SGTIN or SSCC, any form) named `field` in messages.
-fn code(field: &str, text: &str, ctx: &DecodeContext<'_>) -> Result<CodeRecord, Rejection> {
+/// Parses one identifier (SGTIN or SSCC, any form) named `field` in messages; also used by
+/// the serial scanner stations, so a scanned code is read exactly like one sent over MQTT.
+pub fn code(field: &str, text: &str, ctx: &DecodeContext<'_>) -> Result<CodeRecord, Rejection> {
     let bad = |e: gs1::Gs1Error| {
         Rejection::new(
             RejectCode::InvalidCode,

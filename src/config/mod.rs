@@ -6,11 +6,16 @@
 //! anything is reported. Section types live in `sections`; the walker in `reader`.
 
 mod reader;
+mod scanner;
 mod sections;
 
 use std::path::{Path, PathBuf};
 
 pub use reader::Problem;
+pub use scanner::{
+    Aggregation, FlowControl, Framing, Order, ParentRule, Parity, PortSettings, RejectAction,
+    Scanner, Station,
+};
 pub use sections::{Gateway, Line, Mqtt, Upstream};
 
 use crate::gs1::CompanyPrefixes;
@@ -26,6 +31,8 @@ pub struct Config {
     pub mqtt: Mqtt,
     pub lines: Vec<Line>,
     pub upstreams: Vec<Upstream>,
+    /// Serial scanner stations (`[[scanner]]`, docs/scanners.md).
+    pub scanners: Vec<Scanner>,
 }
 
 impl Config {

@@ -115,6 +115,8 @@ pub(super) fn read(root: &Table<'_>, p: &mut Problems) -> Option<Config> {
         }
     }
     line_tables.into_iter().for_each(|t| t.finish(p));
+    let line_ids = lines.iter().map(|l| l.id.clone()).collect();
+    let scanners = super::scanner::read(root, &line_ids, p);
 
     let up_tables = root.tables("upstream", p);
     if up_tables.is_empty() {
@@ -144,6 +146,7 @@ pub(super) fn read(root: &Table<'_>, p: &mut Problems) -> Option<Config> {
         mqtt: mqtt?,
         lines,
         upstreams,
+        scanners,
     })
 }
 

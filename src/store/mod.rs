@@ -13,6 +13,7 @@
 //!   marks the batch assembled and enqueues its documents.
 
 mod ledger;
+mod line_batch;
 mod outbox;
 mod read;
 mod read_ledger;
@@ -26,6 +27,7 @@ use std::sync::Arc;
 
 use tokio::sync::{Notify, mpsc, oneshot};
 
+pub use line_batch::OpenBatch;
 pub use outbox::{AttemptOutcome, Delivery};
 pub use read::{OutboxRow, QuarantineRow, ReadOnlyStore};
 pub use read_ledger::{BatchDetail, BatchRow, HistoryRow, SerialDetail};

@@ -18,6 +18,8 @@ mod harness_selftest;
 mod line_rules;
 mod model_check;
 mod reconciliation;
+mod serial;
+mod serial_stations;
 mod simulate;
 mod support;
 mod upstream_outage;

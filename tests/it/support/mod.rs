@@ -13,6 +13,7 @@ pub mod gateway;
 pub mod ledger;
 pub mod mosquitto;
 pub mod mqtt;
+pub mod pty;
 pub mod upstream;
 pub mod xml;
 
