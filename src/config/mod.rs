@@ -7,6 +7,7 @@
 
 mod reader;
 mod scanner;
+mod scanner_station;
 mod sections;
 
 use std::path::{Path, PathBuf};

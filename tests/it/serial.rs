@@ -5,7 +5,8 @@
 //! scanner sends and reads the daemon's one-byte reply (ACK after a committed read, NAK after a
 //! refused one). The reply is the synchronisation: when it arrives, `linegate serial show` (a
 //! separate process reading the store) must already see the unit — the reply comes only after
-//! the commit. A refusal must be in the quarantine with the raw frame's length. Unplugging is
+//! the commit (and a NAK can only be chosen from the rules' verdict, which the store hands out
+//! after `COMMIT`). A refusal must be in the quarantine with the raw frame's length. Unplugging is
 //! closing the pty; replugging is pointing the link at a new one, and a code sent right after
 //! the replug — before the daemon reopened the port — must still be committed.
 

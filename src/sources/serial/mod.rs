@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
@@ -43,8 +43,6 @@ use crate::store::{
 const MAX_UNANSWERED: usize = 256;
 /// How often an open port's path is checked and the idle alarm evaluated.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
-/// A reply that cannot be written within this time means the port is stuck.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What a station needs besides the store.
 #[derive(Debug, Clone)]
@@ -284,23 +282,7 @@ impl Link {
             tracing::debug!(scanner = %self.scanner.id, "no reply: the read came from a connection that has since closed");
             return Ok(Ok(()));
         }
-        let device = self.scanner.device.clone();
-        let written = tokio::time::timeout(WRITE_TIMEOUT, async {
-            port.stream.write_all(reply).await?;
-            port.stream.flush().await
-        })
-        .await;
-        Ok(match written {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(source)) => Err(SerialError::Write { device, source }),
-            Err(_) => Err(SerialError::Write {
-                device,
-                source: std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    "the port took no bytes for 2 s",
-                ),
-            }),
-        })
+        Ok(port.write_reply(&self.scanner.device, reply).await)
     }
 
     /// At shutdown: quarantine an unfinished group, answer what is committed (bounded by the

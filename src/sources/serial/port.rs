@@ -12,6 +12,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use tokio::io::AsyncWriteExt;
 use tokio_serial::{SerialPortBuilderExt, SerialStream};
 
 use crate::config::{FlowControl, Parity, PortSettings};
@@ -20,6 +21,8 @@ use crate::config::{FlowControl, Parity, PortSettings};
 pub const REOPEN_FIRST: Duration = Duration::from_millis(100);
 /// Longest wait between reopen attempts.
 pub const REOPEN_MAX: Duration = Duration::from_secs(2);
+/// A reply that cannot be written within this time means the port is stuck.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Errors at the serial-port boundary.
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +108,30 @@ impl OpenPort {
     /// Whether the configured path still leads to the device that is open.
     pub fn still_there(&self, device: &Path) -> bool {
         std::fs::metadata(device).is_ok_and(|m| m.rdev() == self.device_number)
+    }
+}
+
+impl OpenPort {
+    /// Writes a reply (`reply_ok` / `reply_reject`); a port that takes no bytes for
+    /// `WRITE_TIMEOUT` (hardware flow control held by a dead peer) counts as lost.
+    pub async fn write_reply(&mut self, device: &Path, reply: &[u8]) -> Result<(), SerialError> {
+        let written = tokio::time::timeout(WRITE_TIMEOUT, async {
+            self.stream.write_all(reply).await?;
+            self.stream.flush().await
+        })
+        .await;
+        let source = match written {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(e)) => e,
+            Err(_) => std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the port took no bytes for 2 s",
+            ),
+        };
+        Err(SerialError::Write {
+            device: device.to_path_buf(),
+            source,
+        })
     }
 }
 
