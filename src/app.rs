@@ -15,7 +15,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::assemble::{self, AssemblerConfig, Partner};
 use crate::config::Config;
+use crate::disk_guard::DiskGuard;
 use crate::forward::{self, ForwardConfig, http::HttpSink};
+use crate::health::Health;
 use crate::shutdown;
 use crate::sources::mqtt::{self, MqttSourceConfig};
 use crate::sources::serial::{self, StationConfig};
@@ -67,22 +69,27 @@ pub async fn run_until(
 
     let sources = CancellationToken::new();
     let (ready_tx, ready_rx) = oneshot::channel();
+    // The disk guard closes the sources' intake when free space runs low (stops with the workers).
+    let health = Health::new();
+    let guard = DiskGuard::new(
+        &config.gateway.data_dir,
+        config.gateway.min_free_disk_mb,
+        health.clone(),
+    );
+    let intake = guard.intake();
+    worker_tasks.push(tokio::spawn(guard.run(workers.clone())));
     let mqtt_cfg = MqttSourceConfig {
-        host: config.mqtt.host.clone(),
-        port: config.mqtt.port,
-        client_id: config.mqtt.client_id.clone(),
-        keep_alive: config.mqtt.keep_alive,
-        topic_prefix: config.mqtt.topic_prefix.clone(),
-        max_payload_bytes: config.mqtt.max_payload_bytes,
+        mqtt: config.mqtt.clone(),
         lines: config.lines.iter().map(|l| l.id.clone()).collect(),
         prefixes: config.prefixes.clone(),
+        data_dir: config.gateway.data_dir.clone(),
     };
-    let source_task = tokio::spawn(mqtt::run(
-        mqtt_cfg,
-        store.clone(),
-        sources.clone(),
-        ready_tx,
-    ));
+    let shared = mqtt::Shared {
+        store: store.clone(),
+        health: health.clone(),
+        intake,
+    };
+    let source_task = tokio::spawn(mqtt::run(mqtt_cfg, shared, sources.clone(), ready_tx));
     // Serial scanner stations: they wait for their ports, never for READY.
     let scanner_health = serial::Health::default();
     let station_tasks: Vec<JoinHandle<()>> = config

@@ -17,6 +17,8 @@
 //! * `forward`: delivers outbox documents to upstreams (HTTP), at least once.
 //! * `inspect`: the `linegate code` command (what the parser reads in a code).
 //! * `supervise`: `linegate batch close|release|cancel`, judged like line messages.
+//! * `health`: what is wrong right now, per part (logged once, systemd STATUS, line state).
+//! * `disk_guard`: closes the sources' intake while free disk space is low.
 //! * `simulate`: `linegate simulate`, a seeded packaging line (pure plan, MQTT transport).
 //! * `broker`: the embedded MQTT broker (rumqttd) for `mqtt.embedded_broker`.
 //! * `demo`: `linegate demo`, the main job end to end on embedded defaults.
@@ -28,9 +30,11 @@ pub mod broker;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod disk_guard;
 pub mod epcis;
 pub mod forward;
 pub mod gs1;
+pub mod health;
 pub mod inspect;
 pub mod model;
 pub mod protocol;

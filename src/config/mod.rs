@@ -5,6 +5,7 @@
 //! malformed GLNs, SGLNs and URLs, duplicate names — is collected with its key path before
 //! anything is reported. Section types live in `sections`; the walker in `reader`.
 
+mod mqtt_security;
 mod reader;
 mod scanner;
 mod scanner_station;
@@ -12,6 +13,7 @@ mod sections;
 
 use std::path::{Path, PathBuf};
 
+pub use mqtt_security::{ClientAuth, MqttCredentials, MqttTls, PasswordSource, SYSTEM_CA_BUNDLE};
 pub use reader::Problem;
 pub use scanner::{
     Aggregation, FlowControl, Framing, Order, ParentRule, Parity, PortSettings, RejectAction,

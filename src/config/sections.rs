@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::Config;
+use super::mqtt_security::{MqttCredentials, MqttTls};
 use super::reader::{Problems, Table};
 use crate::gs1::{self, CompanyPrefixes, EpcUri, Gln};
 
@@ -20,6 +21,8 @@ pub struct Gateway {
     /// The site's SGLN, derived from `site_gln` (bizLocation of every event).
     pub site_sgln: EpcUri,
     pub shutdown_timeout: Duration,
+    /// Below this much free space under `data_dir` (MiB) sources stop taking input (0: never).
+    pub min_free_disk_mb: u64,
     /// A fixed `±hh:mm` for eventTimeZoneOffset, or None for the host's time zone.
     pub timezone_offset: Option<String>,
 }
@@ -29,6 +32,10 @@ pub struct Gateway {
 pub struct Mqtt {
     pub host: String,
     pub port: u16,
+    /// Some for an `mqtts://` URL: TLS, the server certificate always verified.
+    pub tls: Option<MqttTls>,
+    /// Some when `mqtt.username` is set. Names where the password is, never holds it.
+    pub credentials: Option<MqttCredentials>,
     pub topic_prefix: String,
     pub client_id: String,
     pub keep_alive: Duration,
@@ -161,6 +168,7 @@ fn gateway(t: &Table<'_>, prefixes: Option<&CompanyPrefixes>, p: &mut Problems) 
     let data_dir = t.string("data_dir", p).map(PathBuf::from);
     let site_gln = gln(t, "site_gln", p);
     let shutdown_timeout = Duration::from_secs(t.int_or("shutdown_timeout_secs", 20, 1..=600, p));
+    let min_free_disk_mb = t.int_or("min_free_disk_mb", 512, 0..=1 << 30, p);
     let timezone_offset = t.opt_string("timezone_offset", p).filter(|z| {
         let b = z.as_bytes();
         let ok = b.len() == 6
@@ -187,21 +195,37 @@ fn gateway(t: &Table<'_>, prefixes: Option<&CompanyPrefixes>, p: &mut Problems) 
         site_gln,
         site_sgln,
         shutdown_timeout,
+        min_free_disk_mb,
         timezone_offset,
     })
 }
 
 fn mqtt(t: &Table<'_>, p: &mut Problems) -> Option<Mqtt> {
     let endpoint = t.string("url", p).and_then(|u| {
-        let parsed = reqwest::Url::parse(&u).ok().filter(|x| x.scheme() == "mqtt" && x.host_str().is_some());
+        let parsed = reqwest::Url::parse(&u).ok().filter(|x| {
+            matches!(x.scheme(), "mqtt" | "mqtts") && x.host_str().is_some() && x.username().is_empty() && x.password().is_none()
+        });
         match parsed {
-            Some(x) => Some((x.host_str().unwrap_or_default().to_string(), x.port().unwrap_or(1883))),
+            Some(x) => {
+                let tls = x.scheme() == "mqtts";
+                let port = x.port().unwrap_or(if tls { 8883 } else { 1883 });
+                // `[::1]` arrives bracketed; the socket wants the bare address.
+                let host = x.host_str().unwrap_or_default().trim_matches(['[', ']']);
+                Some((host.to_string(), port, tls))
+            }
+            // Never echo a URL that may carry a password.
+            None if u.contains('@') => {
+                p.add(t.path_of("url"), "must not contain credentials: use mqtt.username and mqtt.password_file");
+                None
+            }
             None => {
-                p.add(t.path_of("url"), format!("'{u}' must look like mqtt://host:1883 (TLS brokers come with issue \"line inputs\")"));
+                p.add(t.path_of("url"), format!("'{u}' must look like mqtt://host:1883 or mqtts://host:8883"));
                 None
             }
         }
     });
+    let (tls, credentials) =
+        super::mqtt_security::read(t, endpoint.as_ref().is_some_and(|e| e.2), p);
     let topic_prefix = t.string("topic_prefix", p).filter(|s| {
         let ok = !s.contains(['+', '#']) && !s.starts_with('/') && !s.ends_with('/');
         if !ok {
@@ -220,10 +244,12 @@ fn mqtt(t: &Table<'_>, p: &mut Problems) -> Option<Mqtt> {
         t.int_or("max_payload_bytes", 1024 * 1024, 1024..=64 * 1024 * 1024, p) as usize;
     let embedded_broker = t.bool_or("embedded_broker", false, p);
     t.finish(p);
-    let (host, port) = endpoint?;
+    let (host, port, _) = endpoint?;
     Some(Mqtt {
         host,
         port,
+        tls,
+        credentials,
         topic_prefix: topic_prefix?,
         client_id,
         keep_alive,

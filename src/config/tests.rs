@@ -80,3 +80,55 @@ fn missing_sections_and_duplicates_are_problems() {
 fn syntax_errors_are_not_confused_with_problems() {
     assert!(matches!(parse("[gateway"), Err(ParseError::Syntax(_))));
 }
+
+#[test]
+fn mqtts_with_client_certificate_and_password_file() {
+    let text = example().replace(
+        "url = \"mqtt://127.0.0.1:1883\"",
+        "url = \"mqtts://broker.plant1\"\nca_file = \"/etc/linegate/ca.pem\"\n\
+         client_cert_file = \"/etc/linegate/c.pem\"\nclient_key_file = \"/etc/linegate/c.key\"\n\
+         username = \"gw\"\npassword_file = \"/etc/linegate/pw\"",
+    );
+    let c = parse(&text).expect("parses");
+    assert_eq!((c.mqtt.host.as_str(), c.mqtt.port), ("broker.plant1", 8883));
+    let tls = c.mqtt.tls.expect("tls");
+    assert_eq!(tls.ca_file, std::path::Path::new("/etc/linegate/ca.pem"));
+    assert!(tls.client_auth.is_some());
+    let creds = c.mqtt.credentials.expect("credentials");
+    assert_eq!(creds.username, "gw");
+    assert_eq!(
+        creds.password,
+        Some(PasswordSource::File("/etc/linegate/pw".into()))
+    );
+    assert_eq!(c.gateway.min_free_disk_mb, 512);
+    // Without ca_file, TLS trusts the system bundle; plain mqtt:// has no TLS.
+    let system = example().replace("mqtt://127.0.0.1:1883", "mqtts://b:1884");
+    let tls = parse(&system).expect("parses").mqtt.tls.expect("tls");
+    assert_eq!(tls.ca_file, std::path::Path::new(SYSTEM_CA_BUNDLE));
+    assert!(parse(&example()).expect("parses").mqtt.tls.is_none());
+}
+
+#[test]
+fn inconsistent_mqtt_security_settings_are_problems() {
+    let text = example().replace(
+        "url = \"mqtt://127.0.0.1:1883\"",
+        "url = \"mqtt://127.0.0.1:1883\"\nca_file = \"/ca.pem\"\nclient_cert_file = \"/c.pem\"\n\
+         password_file = \"/pw\"\npassword_env = \"PW\"",
+    );
+    let p = problems(&text);
+    for path in [
+        "mqtt.ca_file",
+        "mqtt.client_key_file",
+        "mqtt.password_env",
+        "mqtt.username",
+    ] {
+        assert!(has(&p, path), "no problem for {path} in {p:#?}");
+    }
+    let in_url = example().replace("mqtt://127.0.0.1:1883", "mqtt://gw:secret@127.0.0.1:1883");
+    let p = problems(&in_url);
+    assert!(has(&p, "mqtt.url"), "{p:#?}");
+    assert!(
+        p.iter().all(|x| !x.contains("secret")),
+        "echoes the password: {p:#?}"
+    );
+}

@@ -14,6 +14,7 @@
 
 mod ledger;
 mod line_batch;
+mod line_state;
 mod outbox;
 mod read;
 mod read_ledger;
@@ -28,6 +29,7 @@ use std::sync::Arc;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 pub use line_batch::OpenBatch;
+pub use line_state::BatchProgress;
 pub use outbox::{AttemptOutcome, Delivery};
 pub use read::{OutboxRow, QuarantineRow, ReadOnlyStore};
 pub use read_ledger::{BatchDetail, BatchRow, HistoryRow, SerialDetail};

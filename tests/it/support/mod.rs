@@ -14,6 +14,7 @@ pub mod ledger;
 pub mod mosquitto;
 pub mod mqtt;
 pub mod pty;
+pub mod tls;
 pub mod upstream;
 pub mod xml;
 

@@ -23,9 +23,30 @@ const START_DEADLINE: Duration = Duration::from_secs(15);
 /// Entry point: `Mosquitto::start(dir)`.
 pub struct Mosquitto;
 
+/// How a broker is set up beyond the default (anonymous, persistent).
+#[derive(Debug, Clone)]
+pub struct Setup {
+    /// `persistence true` (the default): sessions and messages survive a restart.
+    pub persistence: bool,
+    /// Settings of a second listener (on `Broker::secure_port`) for the daemon, e.g. TLS with
+    /// `require_certificate true` or `allow_anonymous false` with a `password_file`. The first
+    /// listener stays anonymous and plain, for the test's own line client.
+    pub secured: Option<String>,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup {
+            persistence: true,
+            secured: None,
+        }
+    }
+}
+
 /// A running (or killed, restartable) broker process.
 pub struct Broker {
     port: u16,
+    secure_port: Option<u16>,
     conf: PathBuf,
     db_file: PathBuf,
     log: PathBuf,
@@ -43,30 +64,46 @@ impl Mosquitto {
     /// Writes `DIR/mosquitto.conf`, spawns the broker and waits until it
     /// accepts TCP connections.
     pub async fn start(dir: &Path) -> Result<Broker> {
+        Self::start_with(dir, &Setup::default()).await
+    }
+
+    /// Like `start`, with a `Setup`.
+    pub async fn start_with(dir: &Path, setup: &Setup) -> Result<Broker> {
         // The port is only known free when picked; another test may grab it
         // before mosquitto binds it. Such a start fails fast: pick another.
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match Self::start_on(dir, free_port()?).await {
+            match Self::start_on(dir, free_port()?, setup).await {
                 Err(e) if attempt < 3 => eprintln!("mosquitto start failed, retrying: {e:#}"),
                 other => return other,
             }
         }
     }
 
-    async fn start_on(dir: &Path, port: u16) -> Result<Broker> {
+    async fn start_on(dir: &Path, port: u16, setup: &Setup) -> Result<Broker> {
         let persist_dir = dir.join("mosquitto-data");
         std::fs::create_dir_all(&persist_dir)?;
         let conf = dir.join("mosquitto.conf");
         let log = dir.join("mosquitto.log");
+        let secure_port = match setup.secured {
+            Some(_) => Some(free_port()?),
+            None => None,
+        };
+        // With a second listener each one carries its own security settings.
+        let listeners = match (&setup.secured, secure_port) {
+            (Some(secured), Some(sp)) => format!(
+                "per_listener_settings true\nlistener {port} 127.0.0.1\nallow_anonymous true\n\
+                 listener {sp} 127.0.0.1\n{secured}\n"
+            ),
+            _ => format!("listener {port} 127.0.0.1\nallow_anonymous true\n"),
+        };
         // `user root`: when the suite runs as root, mosquitto would otherwise
         // drop to the `mosquitto` user and lose access to the 0700 temp dir.
         // It has no effect for non-root users.
         let text = format!(
-            "listener {port} 127.0.0.1\n\
-             allow_anonymous true\n\
-             persistence true\n\
+            "{listeners}\
+             persistence {persistence}\n\
              persistence_location {persist}/\n\
              autosave_interval 1\n\
              max_queued_messages 0\n\
@@ -77,10 +114,12 @@ impl Mosquitto {
              log_timestamp_format %H:%M:%S\n",
             persist = persist_dir.display(),
             log = log.display(),
+            persistence = setup.persistence,
         );
         std::fs::write(&conf, text).context("write mosquitto.conf")?;
         let mut broker = Broker {
             port,
+            secure_port,
             conf,
             db_file: persist_dir.join("mosquitto.db"),
             log,
@@ -101,6 +140,11 @@ impl Broker {
         format!("mqtt://127.0.0.1:{}", self.port)
     }
 
+    /// The second listener's port (`Setup::secured`).
+    pub fn secure_port(&self) -> Option<u16> {
+        self.secure_port
+    }
+
     /// SIGKILL: no chance to flush anything that was not autosaved.
     pub async fn kill(&mut self) -> Result<()> {
         if let Some(mut child) = self.child.take() {
@@ -108,6 +152,32 @@ impl Broker {
             child.wait().await?;
         }
         Ok(())
+    }
+
+    /// SIGTERM: mosquitto saves its persistence file and exits; as for a daemon connected to
+    /// it, the connection just drops. Used where a SIGKILL's lost autosave window (up to
+    /// `autosave_interval`, 1 s, of messages it had already acknowledged) is not under test.
+    pub async fn stop(&mut self) -> Result<()> {
+        if let Some(mut child) = self.child.take() {
+            let pid = child.id().context("mosquitto pid")?;
+            let sent = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .await?;
+            if !sent.success() {
+                bail!("kill -TERM {pid} failed: {sent}");
+            }
+            tokio::time::timeout(Duration::from_secs(30), child.wait())
+                .await
+                .context("mosquitto still running 30 s after SIGTERM")??;
+        }
+        Ok(())
+    }
+
+    /// Stop (SIGTERM) and start again on the same port and persistence dir.
+    pub async fn restart_graceful(&mut self) -> Result<()> {
+        self.stop().await?;
+        self.spawn().await
     }
 
     /// Kill (if running) and start again on the same port and persistence dir.
