@@ -211,7 +211,9 @@ async fn ceiling(port: u16, messages: &[SimMessage]) -> f64 {
             match events.poll().await {
                 Ok(Event::Incoming(Packet::Publish(_))) => got += 1,
                 Ok(_) => {}
-                Err(e) => panic!("the ceiling subscriber lost the broker after {got} messages: {e}"),
+                Err(e) => {
+                    panic!("the ceiling subscriber lost the broker after {got} messages: {e}")
+                }
             }
         }
         Instant::now()

@@ -203,7 +203,10 @@ fn gateway(t: &Table<'_>, prefixes: Option<&CompanyPrefixes>, p: &mut Problems) 
 fn mqtt(t: &Table<'_>, p: &mut Problems) -> Option<Mqtt> {
     let endpoint = t.string("url", p).and_then(|u| {
         let parsed = reqwest::Url::parse(&u).ok().filter(|x| {
-            matches!(x.scheme(), "mqtt" | "mqtts") && x.host_str().is_some() && x.username().is_empty() && x.password().is_none()
+            matches!(x.scheme(), "mqtt" | "mqtts")
+                && x.host_str().is_some()
+                && x.username().is_empty()
+                && x.password().is_none()
         });
         match parsed {
             Some(x) => {
@@ -215,11 +218,17 @@ fn mqtt(t: &Table<'_>, p: &mut Problems) -> Option<Mqtt> {
             }
             // Never echo a URL that may carry a password.
             None if u.contains('@') => {
-                p.add(t.path_of("url"), "must not contain credentials: use mqtt.username and mqtt.password_file");
+                p.add(
+                    t.path_of("url"),
+                    "must not contain credentials: use mqtt.username and mqtt.password_file",
+                );
                 None
             }
             None => {
-                p.add(t.path_of("url"), format!("'{u}' must look like mqtt://host:1883 or mqtts://host:8883"));
+                p.add(
+                    t.path_of("url"),
+                    format!("'{u}' must look like mqtt://host:1883 or mqtts://host:8883"),
+                );
                 None
             }
         }
