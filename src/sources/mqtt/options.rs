@@ -241,3 +241,55 @@ impl Backoff {
         step.mul_f64(0.8 + 0.4 * fastrand::f64())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_come_from_a_file_without_its_line_end_or_from_a_variable() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "s3cret\r\n").expect("write");
+        let pw = password(&PasswordSource::File(file.clone())).expect("read");
+        assert_eq!(pw.0, "s3cret");
+        std::fs::write(&file, "\n").expect("write");
+        let empty = password(&PasswordSource::File(file)).err().expect("empty");
+        assert!(empty.to_string().contains("mqtt.password_file"), "{empty}");
+        let missing = password(&PasswordSource::Env("LINEGATE_TEST_UNSET_PW".into()))
+            .err()
+            .expect("unset");
+        assert!(missing.to_string().contains("LINEGATE_TEST_UNSET_PW"));
+    }
+
+    #[test]
+    fn pem_files_must_hold_what_their_key_promises() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, "not a certificate").expect("write");
+        let e = read_pem(&ca, "CA certificate file", "mqtt.ca_file", "CERTIFICATE")
+            .expect_err("refused");
+        assert!(e.to_string().contains("mqtt.ca_file"), "{e}");
+        std::fs::write(
+            &ca,
+            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+        )
+        .expect("write");
+        assert!(read_pem(&ca, "CA certificate file", "mqtt.ca_file", "CERTIFICATE").is_ok());
+        let key = dir.path().join("k.pem");
+        std::fs::write(&key, "-----BEGIN EC PRIVATE KEY-----\nx\n").expect("write");
+        assert!(read_pem(&key, "client key", "mqtt.client_key_file", "PRIVATE KEY").is_ok());
+    }
+
+    #[test]
+    fn backoff_doubles_to_its_cap_with_jitter_and_resets() {
+        let mut b = Backoff::new();
+        let first = b.next_delay();
+        assert!(first >= Duration::from_millis(400) && first <= Duration::from_millis(600));
+        for _ in 0..20 {
+            assert!(b.next_delay() <= Backoff::MAX.mul_f64(1.2));
+        }
+        b.reset();
+        assert!(b.next_delay() <= Duration::from_millis(600));
+    }
+}
