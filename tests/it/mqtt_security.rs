@@ -94,18 +94,11 @@ async fn mqtt_tls_wrong_ca_or_no_client_certificate_is_a_clear_error_and_retried
     let world = MqttWorld::start(dir, &tls_setup(&pki), mqtts_url, &wrong_ca, "").await?;
     let mut daemon = world.spawn_unready("wrong-ca.log")?;
     // First attempt logged as a warning naming the cause and the setting, then retried.
-    daemon
-        .wait_log("TLS with broker", 1, Duration::from_secs(30))
-        .await?;
-    daemon
-        .wait_log("retrying", 3, Duration::from_secs(30))
-        .await?;
-    let log = daemon.log_text();
+    let log = daemon.fails_named_and_retries("TLS with broker").await?;
     ensure!(
         log.contains("UnknownIssuer") && log.contains("mqtt.ca_file"),
         "the cause is not named:\n{log}"
     );
-    ensure!(daemon.is_running(), "the daemon exited");
     drop(daemon);
 
     // The right CA but no client certificate: the broker refuses the handshake.
@@ -113,12 +106,8 @@ async fn mqtt_tls_wrong_ca_or_no_client_certificate_is_a_clear_error_and_retried
     world.write_config(&mqtts_url(&world.broker), &no_cert, "")?;
     let mut daemon = world.spawn_unready("no-cert.log")?;
     daemon
-        .wait_log("no client certificate", 1, Duration::from_secs(30))
+        .fails_named_and_retries("no client certificate")
         .await?;
-    daemon
-        .wait_log("retrying", 3, Duration::from_secs(30))
-        .await?;
-    ensure!(daemon.is_running(), "the daemon exited");
     ensure!(world.batch_count().await.unwrap_or(0) == 0);
     Ok(())
 }
@@ -146,18 +135,11 @@ async fn mqtt_wrong_password_is_named_retried_and_a_corrected_file_then_works() 
     };
     let world = MqttWorld::start(dir, &setup, url, &extra, "").await?;
     let mut daemon = world.spawn_unready("daemon.log")?;
-    daemon
-        .wait_log("refused the login", 1, Duration::from_secs(30))
-        .await?;
-    daemon
-        .wait_log("retrying", 3, Duration::from_secs(30))
-        .await?;
-    let log = daemon.log_text();
+    let log = daemon.fails_named_and_retries("refused the login").await?;
     ensure!(
         log.contains("username 'linegate'") && log.contains("mqtt.password_file"),
         "the cause is not named:\n{log}"
     );
-    ensure!(daemon.is_running(), "the daemon exited");
 
     // Plant IT fixes the password file; the next attempt (backoff ≤ 30 s) logs in.
     std::fs::write(&secret, format!("{RIGHT}\n"))?;

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 use serde_json::Value;
 use tempfile::TempDir;
 use tokio::process::{Child, Command};
@@ -173,6 +173,16 @@ impl Unready {
 
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// A connection failure as plant IT must see it: the log names `cause`, the daemon retries
+    /// (at least three attempts) and keeps running. Returns the log for further checks.
+    pub async fn fails_named_and_retries(&mut self, cause: &str) -> Result<String> {
+        self.wait_log(cause, 1, Duration::from_secs(30)).await?;
+        self.wait_log("retrying", 3, Duration::from_secs(30))
+            .await?;
+        ensure!(self.is_running(), "the daemon exited");
+        Ok(self.log_text())
     }
 }
 
