@@ -1,9 +1,11 @@
 //! Wiring: open the store, start every part from its configuration, stop them in order.
 //!
 //! The only module that names every other one. Start: store, then assembler and forwarders (so
-//! a backlog from before a crash starts moving at once), then the MQTT source; READY is sent
-//! when the source is subscribed. Stop: sources first (no new input), then the workers, each
-//! bounded by `gateway.shutdown_timeout_secs`, then the store writer drains and closes.
+//! a backlog from before a crash starts moving at once), the disk guard, then the MQTT source
+//! and the scanner stations — all reporting into one `Health` and obeying one intake; READY is
+//! sent when the MQTT source is subscribed. A configuration read from a file is reloaded on
+//! SIGHUP (`reload`). Stop: sources first (no new input), then the workers, each bounded by
+//! `gateway.shutdown_timeout_secs`, then the store writer drains and closes.
 
 use std::future::Future;
 use std::time::Duration;
@@ -18,6 +20,7 @@ use crate::config::Config;
 use crate::disk_guard::DiskGuard;
 use crate::forward::{self, ForwardConfig, http::HttpSink};
 use crate::health::Health;
+use crate::reload::Reloader;
 use crate::shutdown;
 use crate::sources::mqtt::{self, MqttSourceConfig};
 use crate::sources::serial::{self, StationConfig};
@@ -34,6 +37,13 @@ pub async fn run_until(
     stop: impl Future<Output = ()>,
     serving: oneshot::Sender<()>,
 ) -> anyhow::Result<()> {
+    // Installed first: from here on SIGHUP reloads instead of ending the process.
+    let reloader = match &config.file {
+        Some(file) => {
+            Some(Reloader::listen(file, &config).context("installing the SIGHUP handler")?)
+        }
+        None => None,
+    };
     if config.mqtt.embedded_broker {
         let (host, port) = (config.mqtt.host.clone(), config.mqtt.port);
         tokio::task::spawn_blocking(move || crate::broker::start(&host, port))
@@ -77,6 +87,11 @@ pub async fn run_until(
         health.clone(),
     );
     let intake = guard.intake();
+    if let Some(reloader) = reloader {
+        worker_tasks.push(tokio::spawn(
+            reloader.run(guard.threshold(), workers.clone()),
+        ));
+    }
     worker_tasks.push(tokio::spawn(guard.run(workers.clone())));
     let mqtt_cfg = MqttSourceConfig {
         mqtt: config.mqtt.clone(),
@@ -87,11 +102,10 @@ pub async fn run_until(
     let shared = mqtt::Shared {
         store: store.clone(),
         health: health.clone(),
-        intake,
+        intake: intake.clone(),
     };
     let source_task = tokio::spawn(mqtt::run(mqtt_cfg, shared, sources.clone(), ready_tx));
     // Serial scanner stations: they wait for their ports, never for READY.
-    let scanner_health = serial::Health::default();
     let station_tasks: Vec<JoinHandle<()>> = config
         .scanners
         .iter()
@@ -101,12 +115,12 @@ pub async fn run_until(
                 prefixes: config.prefixes.clone(),
                 data_dir: config.gateway.data_dir.clone(),
             };
-            tokio::spawn(serial::run(
-                cfg,
-                store.clone(),
-                scanner_health.clone(),
-                sources.clone(),
-            ))
+            let shared = serial::Shared {
+                store: store.clone(),
+                health: health.clone(),
+                intake: intake.clone(),
+            };
+            tokio::spawn(serial::run(cfg, shared, sources.clone()))
         })
         .collect();
     drop(store);

@@ -3,12 +3,17 @@
 //! Every `CHECK_EVERY` it asks the file system (statvfs, the space an unprivileged writer may
 //! use) how much is free. Below `gateway.min_free_disk_mb` it closes the *intake*: sources
 //! finish what the store already has, then hold further messages unacknowledged, so the broker
-//! (or the scanner's own buffer) keeps them — nothing is refused, dropped or acknowledged
-//! unstored. The part `disk` is reported unhealthy (logged once, systemd STATUS). When space is
+//! keeps them (a scanner station, which has no broker, holds its reads unanswered in memory) —
+//! nothing is refused, dropped or acknowledged unstored. The part `disk` is reported unhealthy (logged once, systemd STATUS). When space is
 //! back above the threshold plus a small margin (so a disk hovering at the line does not flap)
 //! the intake opens again by itself. The check lives here, in front of the store rather than
 //! inside the writer (ARCHITECTURE.md explains why): a paused source is backpressure, whereas
 //! a refused commit would look to the source like a failing store.
+//!
+//! The threshold is live: `threshold()` hands out a [`Threshold`] through which a reloaded
+//! configuration (SIGHUP, `reload`) sets a new `min_free_disk_mb`; the guard checks again at
+//! once, so a lowered threshold reopens the intake without a restart (0 turns the guard off and
+//! opens it).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -27,17 +32,37 @@ const MIB: u64 = 1024 * 1024;
 /// Watches free disk space and opens or closes the intake.
 pub struct DiskGuard {
     dir: PathBuf,
-    min_free: u64,
+    /// `gateway.min_free_disk_mb`, as configured now (set through [`Threshold`]).
+    min_free_mb: watch::Sender<u64>,
+    /// Subscribed at construction, so a threshold set before `run` first polls is not missed.
+    threshold_set: watch::Receiver<u64>,
     health: Health,
     intake: watch::Sender<bool>,
+}
+
+/// Sets the guard's `min_free_disk_mb` while it runs (a configuration reload).
+#[derive(Clone)]
+pub struct Threshold(watch::Sender<u64>);
+
+impl Threshold {
+    /// The new threshold in MiB; the guard checks free space again at once.
+    pub fn set(&self, min_free_mb: u64) {
+        self.0.send_replace(min_free_mb);
+    }
+
+    pub fn get(&self) -> u64 {
+        *self.0.borrow()
+    }
 }
 
 impl DiskGuard {
     /// Checks once right away, so a start on a full disk takes no input at all.
     pub fn new(dir: &Path, min_free_mb: u64, health: Health) -> Self {
+        let min_free_mb = watch::Sender::new(min_free_mb);
         let guard = DiskGuard {
             dir: dir.to_path_buf(),
-            min_free: min_free_mb.saturating_mul(MIB),
+            threshold_set: min_free_mb.subscribe(),
+            min_free_mb,
             health,
             intake: watch::Sender::new(true),
         };
@@ -50,18 +75,28 @@ impl DiskGuard {
         self.intake.subscribe()
     }
 
-    /// Checks every `CHECK_EVERY` until `shutdown`.
-    pub async fn run(self, shutdown: CancellationToken) {
+    /// The handle a configuration reload sets the threshold through.
+    pub fn threshold(&self) -> Threshold {
+        Threshold(self.min_free_mb.clone())
+    }
+
+    /// Checks every `CHECK_EVERY`, and at once when the threshold is set, until `shutdown`.
+    pub async fn run(mut self, shutdown: CancellationToken) {
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
+                // The guard holds a sender itself, so this never ends with an error.
+                Ok(()) = self.threshold_set.changed() => self.check(),
                 _ = tokio::time::sleep(CHECK_EVERY) => self.check(),
             }
         }
     }
 
     fn check(&self) {
-        if self.min_free == 0 {
+        let min_free = self.min_free_mb.borrow().saturating_mul(MIB);
+        if min_free == 0 {
+            // Off: nothing to measure, and an intake closed under an earlier threshold opens.
+            self.set_intake(true, None);
             return;
         }
         let free = match free_bytes(&self.dir) {
@@ -73,20 +108,20 @@ impl DiskGuard {
             }
         };
         let was_open = *self.intake.borrow();
-        let open = intake_open(was_open, free, self.min_free);
-        if open {
-            self.health.set("disk", None);
-        } else {
-            self.health.set(
-                "disk",
-                Some(format!(
-                    "{} MiB free under {}, below gateway.min_free_disk_mb = {}: not taking input (held unacknowledged at the source) until space is freed",
-                    free / MIB,
-                    self.dir.display(),
-                    self.min_free / MIB
-                )),
-            );
-        }
+        let open = intake_open(was_open, free, min_free);
+        let problem = (!open).then(|| {
+            format!(
+                "{} MiB free under {}, below gateway.min_free_disk_mb = {}: not taking input (held unacknowledged at the source) until space is freed or the threshold lowered",
+                free / MIB,
+                self.dir.display(),
+                min_free / MIB
+            )
+        });
+        self.set_intake(open, problem);
+    }
+
+    fn set_intake(&self, open: bool, problem: Option<String>) {
+        self.health.set("disk", problem);
         self.intake
             .send_if_modified(|v| std::mem::replace(v, open) != open);
     }
@@ -133,5 +168,32 @@ mod tests {
         assert!(health.has_problem("disk"));
         let ok = DiskGuard::new(dir.path(), 0, health.clone());
         assert!(*ok.intake().borrow());
+    }
+
+    #[tokio::test]
+    async fn a_threshold_set_while_running_closes_and_reopens_the_intake_at_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let health = Health::new();
+        let guard = DiskGuard::new(dir.path(), 0, health.clone());
+        let (mut intake, threshold) = (guard.intake(), guard.threshold());
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(guard.run(stop.clone()));
+        // Well within one CHECK_EVERY: the change itself triggers the check.
+        let within = Duration::from_millis(1500);
+        threshold.set(1 << 40);
+        tokio::time::timeout(within, intake.wait_for(|open| !open))
+            .await
+            .expect("closed at once")
+            .expect("guard running");
+        assert!(health.has_problem("disk") && threshold.get() == 1 << 40);
+        // Lowered to 0 (off): open, and the problem is gone.
+        threshold.set(0);
+        tokio::time::timeout(within, intake.wait_for(|open| *open))
+            .await
+            .expect("open at once")
+            .expect("guard running");
+        assert!(health.is_healthy());
+        stop.cancel();
+        task.await.expect("guard stops");
     }
 }

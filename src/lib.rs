@@ -17,8 +17,10 @@
 //! * `forward`: delivers outbox documents to upstreams (HTTP), at least once.
 //! * `inspect`: the `linegate code` command (what the parser reads in a code).
 //! * `supervise`: `linegate batch close|release|cancel`, judged like line messages.
-//! * `health`: what is wrong right now, per part (logged once, systemd STATUS, line state).
+//! * `health`: what is wrong right now, per part, and each scanner station's state (logged
+//!   once per change, systemd STATUS, line state).
 //! * `disk_guard`: closes the sources' intake while free disk space is low.
+//! * `reload`: SIGHUP re-reads the configuration file; applies what can change live.
 //! * `simulate`: `linegate simulate`, a seeded packaging line (pure plan, MQTT transport).
 //! * `broker`: the embedded MQTT broker (rumqttd) for `mqtt.embedded_broker`.
 //! * `demo`: `linegate demo`, the main job end to end on embedded defaults.
@@ -38,6 +40,7 @@ pub mod health;
 pub mod inspect;
 pub mod model;
 pub mod protocol;
+pub mod reload;
 pub mod rules;
 pub mod shutdown;
 pub mod simulate;

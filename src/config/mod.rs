@@ -36,6 +36,9 @@ pub struct Config {
     pub upstreams: Vec<Upstream>,
     /// Serial scanner stations (`[[scanner]]`, docs/scanners.md).
     pub scanners: Vec<Scanner>,
+    /// The file this was read from (`load`); `None` for text parsed in memory (the demo). The
+    /// daemon reads it again on SIGHUP (`reload`).
+    pub file: Option<PathBuf>,
 }
 
 impl Config {
@@ -81,7 +84,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         path: path.to_path_buf(),
         source,
     })?;
-    parse(&text).map_err(|e| match e {
+    let mut config = parse(&text).map_err(|e| match e {
         ParseError::Syntax(message) => ConfigError::Syntax {
             path: path.to_path_buf(),
             message,
@@ -90,7 +93,9 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
             path: path.to_path_buf(),
             problems,
         },
-    })
+    })?;
+    config.file = Some(path.to_path_buf());
+    Ok(config)
 }
 
 #[derive(Debug)]

@@ -14,7 +14,7 @@ use super::reader::{Problems, Table};
 use crate::gs1::{self, CompanyPrefixes, EpcUri, Gln};
 
 /// `[gateway]`: where data lives and who this site is.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Gateway {
     pub data_dir: PathBuf,
     pub site_gln: Gln,
@@ -28,7 +28,7 @@ pub struct Gateway {
 }
 
 /// `[mqtt]`: the broker the lines publish to.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Mqtt {
     pub host: String,
     pub port: u16,
@@ -45,7 +45,7 @@ pub struct Mqtt {
 }
 
 /// `[[line]]`: a packaging line and its SGLN (readPoint).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Line {
     pub id: String,
     pub sgln: EpcUri,
@@ -56,7 +56,7 @@ pub struct Line {
 }
 
 /// `[[upstream]]`: a partner that receives documents.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Upstream {
     pub name: String,
     pub url: String,
@@ -154,6 +154,7 @@ pub(super) fn read(root: &Table<'_>, p: &mut Problems) -> Option<Config> {
         lines,
         upstreams,
         scanners,
+        file: None,
     })
 }
 
@@ -252,6 +253,12 @@ fn mqtt(t: &Table<'_>, p: &mut Problems) -> Option<Mqtt> {
     let max_payload_bytes =
         t.int_or("max_payload_bytes", 1024 * 1024, 1024..=64 * 1024 * 1024, p) as usize;
     let embedded_broker = t.bool_or("embedded_broker", false, p);
+    if embedded_broker && endpoint.as_ref().is_some_and(|e| e.2) {
+        p.add(
+            t.path_of("embedded_broker"),
+            "the embedded broker speaks plain MQTT only (no TLS, for loopback use): with embedded_broker = true use an mqtt:// url such as mqtt://127.0.0.1:1883; to connect over TLS, set embedded_broker = false and point url at a broker that serves mqtts://",
+        );
+    }
     t.finish(p);
     let (host, port, _) = endpoint?;
     Some(Mqtt {

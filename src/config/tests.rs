@@ -132,3 +132,27 @@ fn inconsistent_mqtt_security_settings_are_problems() {
         "echoes the password: {p:#?}"
     );
 }
+
+#[test]
+fn the_embedded_broker_is_refused_with_an_mqtts_url_saying_what_to_do() {
+    let tls = example().replace(
+        "url = \"mqtt://127.0.0.1:1883\"",
+        "url = \"mqtts://127.0.0.1:8883\"\nembedded_broker = true",
+    );
+    let p = problems(&tls);
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert!(has(&p, "mqtt.embedded_broker"), "{p:#?}");
+    assert!(
+        p[0].contains("mqtt://127.0.0.1:1883") && p[0].contains("embedded_broker = false"),
+        "no way out named: {}",
+        p[0]
+    );
+    // Plain MQTT with the embedded broker, and TLS without it, are both fine.
+    let plain = example().replace(
+        "url = \"mqtt://127.0.0.1:1883\"",
+        "url = \"mqtt://127.0.0.1:1883\"\nembedded_broker = true",
+    );
+    assert!(parse(&plain).expect("parses").mqtt.embedded_broker);
+    let external = example().replace("mqtt://127.0.0.1:1883", "mqtts://broker.plant1");
+    assert!(!parse(&external).expect("parses").mqtt.embedded_broker);
+}

@@ -23,6 +23,7 @@ mod mqtt_security;
 mod mqtt_world;
 mod reconciliation;
 mod serial;
+mod serial_disk_guard;
 mod serial_stations;
 mod simulate;
 mod support;

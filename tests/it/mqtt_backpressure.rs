@@ -1,40 +1,47 @@
 //! Disk-guard backpressure: below `gateway.min_free_disk_mb` nothing is taken, nothing is lost.
 //!
 //! Promise: when free space under `gateway.data_dir` is below the threshold, linegate stops
-//! acknowledging — the messages stay at the broker — reports itself unhealthy (log, and the
-//! line's retained state topic says `intake: paused` with the `disk` problem), and once it
-//! has room (here: plant IT lowers the threshold and restarts it, after a `kill -9` so no
-//! graceful path can help) every message arrives exactly once.
+//! acknowledging — the messages stay at the broker — and reports itself unhealthy (log, and the
+//! line's retained state topic says `intake: paused` with the `disk` problem). Plant IT lowers
+//! the threshold in the config file and sends SIGHUP (`systemctl kill -s HUP linegate`): the running daemon
+//! applies it at once, takes every held message exactly once and is healthy again. A file with
+//! a mistake in it is refused on SIGHUP, whole, and the daemon runs on as it was.
 
 use std::time::Duration;
 
 use anyhow::{Result, ensure};
 use serde_json::Value;
 
-use crate::mqtt_world::{MqttWorld, plain};
+use crate::mqtt_world::{MqttWorld, check_line_state, wait_state};
 use crate::support::mosquitto::Setup;
 use crate::support::{
     LINE, QuarantineRow, TOPIC_PREFIX, batch_open, cli_json, code, commission, events_topic,
-    poll_until, run_tag,
+    run_tag,
 };
 
 const MESSAGES: usize = 30;
 const CODES_PER_MESSAGE: usize = 10;
+/// 2^30 MiB = 1 PiB: more than any test machine has free.
+const NO_ROOM: &str = "min_free_disk_mb = 1073741824";
 
 #[tokio::test]
-async fn mqtt_disk_guard_holds_messages_at_the_broker_until_there_is_room() -> Result<()> {
+async fn mqtt_disk_guard_holds_messages_at_the_broker_until_the_threshold_is_lowered_live()
+-> Result<()> {
     let dir = MqttWorld::dir()?;
-    // 2^30 MiB = 1 PiB: more than any test machine has free.
-    let low = "min_free_disk_mb = 1073741824";
-    let world = MqttWorld::start(dir, &Setup::default(), |b| b.url(), "", low).await?;
-    let mut daemon = world.daemon().await?;
+    let world = MqttWorld::start(dir, &Setup::default(), |b| b.url(), "", NO_ROOM).await?;
+    let mut daemon = world.spawn_unready("daemon.log")?;
+    daemon.wait_serving().await?;
 
     // The HMI sees why the line is not being served.
     let hmi = world.line_client("hmi").await?;
     hmi.subscribe(&format!("{TOPIC_PREFIX}/lines/{LINE}/state"))
         .await?;
     let state = next_json(&hmi).await?;
-    ensure!(state["intake"] == "paused", "state: {state}");
+    check_line_state(&state)?;
+    ensure!(
+        state["intake"] == "paused" && state["healthy"] == false,
+        "state: {state}"
+    );
     ensure!(
         state["problems"]
             .as_array()
@@ -58,32 +65,41 @@ async fn mqtt_disk_guard_holds_messages_at_the_broker_until_there_is_room() -> R
     line.wait_acked(MESSAGES + 1, Duration::from_secs(30))
         .await?;
     // The broker's in-flight window (20) reaches the daemon and is held there, unacknowledged.
-    poll_until(
-        "the daemon holding messages",
-        Duration::from_secs(30),
-        async || {
-            let held = plain(&daemon.log())
-                .matches("intake closed: message held")
-                .count();
-            Ok((held >= 20).then_some(()))
-        },
-    )
-    .await?;
+    daemon
+        .wait_log("intake closed: message held", 20, Duration::from_secs(30))
+        .await?;
     ensure!(
         world.batch_count().await? == 0,
         "a message was stored below the disk threshold"
     );
-    let log = plain(&daemon.log());
+    let log = daemon.log_text();
     ensure!(
         log.contains("unhealthy part=disk") && log.contains("gateway.min_free_disk_mb"),
         "no unhealthy report naming the setting:\n{log}"
     );
-    ensure!(daemon.is_running());
 
-    // kill -9: whatever the daemon held was never acknowledged, so the broker still has it.
-    daemon.kill9().await?;
+    // A mistake in the file: refused whole (its lower threshold too), every problem named.
+    world.write_config(
+        &world.broker.url(),
+        "",
+        "min_free_disk_mb = 0\nsurprise = true",
+    )?;
+    daemon.hangup().await?;
+    daemon
+        .wait_log("configuration refused", 1, Duration::from_secs(30))
+        .await?;
+    let log = daemon.log_text();
+    ensure!(
+        log.contains("gateway.surprise"),
+        "problem not named:\n{log}"
+    );
+    ensure!(!log.contains("applied live"), "applied from a refused file");
+    ensure!(daemon.is_running(), "the daemon stopped on a bad reload");
+
+    // Lowered for real. (`write_config` also moves the upstream to a new port: a setting the
+    // daemon must name as needing a restart, and not apply.)
     world.write_config(&world.broker.url(), "", "min_free_disk_mb = 0")?;
-    let _daemon = world.daemon().await?;
+    daemon.hangup().await?;
     world
         .wait_serials(
             (MESSAGES * CODES_PER_MESSAGE) as u64,
@@ -92,6 +108,25 @@ async fn mqtt_disk_guard_holds_messages_at_the_broker_until_there_is_room() -> R
         .await?;
     let q: Vec<QuarantineRow> = cli_json(&["quarantine", "list"], &world.config).await?;
     ensure!(q.is_empty(), "refused (duplicates?): {q:#?}");
+    wait_state(&hmi, "intake open and healthy", |s| {
+        s["intake"] == "open" && s["healthy"] == true
+    })
+    .await?;
+
+    let log = daemon.log_text();
+    ensure!(
+        log.contains("applied live") && log.contains("to=0"),
+        "the threshold change is not logged:\n{log}"
+    );
+    ensure!(
+        log.lines()
+            .any(|l| l.contains("only after a restart") && l.contains("upstream")),
+        "the changed upstream is not named as needing a restart:\n{log}"
+    );
+    ensure!(
+        log.matches("linegate is serving").count() == 1 && daemon.is_running(),
+        "the daemon restarted instead of reloading"
+    );
     Ok(())
 }
 

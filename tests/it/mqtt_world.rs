@@ -4,7 +4,11 @@
 //! client certificates or a password, or that forget everything on restart, and daemons that
 //! are *not* ready (wrong CA, wrong password), so they start the binary themselves and judge it
 //! by its log. The test's own line client always uses the broker's plain anonymous listener;
-//! the daemon gets the secured one (`Setup::secured`).
+//! the daemon gets the secured one (`Setup::secured`). Such a daemon (`Unready`) can also be
+//! sent SIGHUP, after its config file was rewritten, to reload it live.
+//!
+//! The line-state topic is what a line's HMI reads, so every state a test looks at is first
+//! checked against the published schema (`check_line_state`).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -78,6 +82,14 @@ impl MqttWorld {
                 1,
             );
         std::fs::write(&self.config, text)?;
+        Ok(())
+    }
+
+    /// Appends `text` (e.g. `[[scanner]]` tables) to the daemon config.
+    pub fn append_config(&self, text: &str) -> Result<()> {
+        let mut all = std::fs::read_to_string(&self.config)?;
+        all.push_str(text);
+        std::fs::write(&self.config, all)?;
         Ok(())
     }
 
@@ -175,6 +187,38 @@ impl Unready {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// Waits until the daemon says it is serving (subscribed; READY would be sent).
+    pub async fn wait_serving(&mut self) -> Result<()> {
+        self.wait_log("linegate is serving", 1, Duration::from_secs(60))
+            .await
+    }
+
+    /// `kill -HUP`: the daemon reads its config file again.
+    pub async fn hangup(&mut self) -> Result<()> {
+        self.signal("-HUP").await
+    }
+
+    /// `kill -TERM`, then waits (bounded) for the exit; a graceful stop must succeed.
+    pub async fn terminate(&mut self) -> Result<()> {
+        self.signal("-TERM").await?;
+        let status = tokio::time::timeout(Duration::from_secs(60), self.child.wait())
+            .await
+            .context("the daemon did not stop within 60 s of SIGTERM")??;
+        ensure!(status.success(), "the daemon exited with {status}");
+        Ok(())
+    }
+
+    async fn signal(&mut self, which: &str) -> Result<()> {
+        ensure!(self.is_running(), "the daemon is not running");
+        let pid = self.child.id().context("daemon pid")?;
+        let sent = Command::new("kill")
+            .args([which, &pid.to_string()])
+            .status()
+            .await?;
+        ensure!(sent.success(), "kill {which} {pid} failed: {sent}");
+        Ok(())
+    }
+
     /// A connection failure as plant IT must see it: the log names `cause`, the daemon retries
     /// (at least three attempts) and keeps running. Returns the log for further checks.
     pub async fn fails_named_and_retries(&mut self, cause: &str) -> Result<String> {
@@ -227,4 +271,187 @@ pub async fn mosquitto_password_file(path: &Path, user: &str, password: &str) ->
         );
     }
     Ok(())
+}
+
+/// Waits for a line state on `hmi` (subscribed to the state topic) for which `want` holds;
+/// every state seen on the way must match the schema.
+pub async fn wait_state(
+    hmi: &MqttClient,
+    what: &str,
+    want: impl Fn(&Value) -> bool,
+) -> Result<Value> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut last = Value::Null;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let next = hmi.next_message(left.max(Duration::from_millis(1))).await;
+        let (_, payload) =
+            next.with_context(|| format!("no line state with {what}; last: {last}"))?;
+        let state: Value = serde_json::from_slice(&payload)?;
+        check_line_state(&state)?;
+        if want(&state) {
+            return Ok(state);
+        }
+        last = state;
+    }
+}
+
+/// Checks a line state against schemas/line-state-v1.schema.json.
+pub fn check_line_state(state: &Value) -> Result<()> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/schemas/line-state-v1.schema.json"
+    );
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+    conforms(&schema, state, "$").with_context(|| format!("line state {state}"))
+}
+
+/// The subset of JSON Schema the line-state schema uses. A keyword not known here fails the
+/// check, so the schema cannot outgrow this checker unnoticed.
+fn conforms(schema: &Value, v: &Value, at: &str) -> Result<()> {
+    let rules = schema.as_object().context("a schema is an object")?;
+    for (keyword, rule) in rules {
+        match keyword.as_str() {
+            "$schema" | "$id" | "title" | "description" => {}
+            "type" => {
+                let types: Vec<&str> = match rule {
+                    Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+                    t => vec![t.as_str().context("type")?],
+                };
+                ensure!(
+                    types.iter().any(|t| is_type(v, t)),
+                    "{at}: {v} is not of type {types:?}"
+                );
+            }
+            "enum" => ensure!(
+                rule.as_array().is_some_and(|a| a.contains(v)),
+                "{at}: {v} is not one of {rule}"
+            ),
+            "required" => {
+                if let Some(obj) = v.as_object() {
+                    for key in rule.as_array().context("required")? {
+                        let key = key.as_str().context("required key")?;
+                        ensure!(obj.contains_key(key), "{at}: '{key}' is missing");
+                    }
+                }
+            }
+            "properties" => {
+                if let Some(obj) = v.as_object() {
+                    for (key, sub) in rule.as_object().context("properties")? {
+                        if let Some(x) = obj.get(key) {
+                            conforms(sub, x, &format!("{at}.{key}"))?;
+                        }
+                    }
+                }
+            }
+            "additionalProperties" => {
+                ensure!(*rule == Value::Bool(false), "{at}: only `false` is known");
+                let known = rules.get("properties").and_then(Value::as_object);
+                if let Some(obj) = v.as_object() {
+                    for key in obj.keys() {
+                        ensure!(
+                            known.is_some_and(|k| k.contains_key(key)),
+                            "{at}.{key} is not in the schema"
+                        );
+                    }
+                }
+            }
+            "items" => {
+                if let Some(items) = v.as_array() {
+                    for (i, x) in items.iter().enumerate() {
+                        conforms(rule, x, &format!("{at}[{i}]"))?;
+                    }
+                }
+            }
+            "minimum" => {
+                if let Some(n) = v.as_f64() {
+                    ensure!(
+                        n >= rule.as_f64().context("minimum")?,
+                        "{at}: {n} too small"
+                    );
+                }
+            }
+            "minLength" => {
+                if let Some(t) = v.as_str() {
+                    let min = rule.as_u64().context("minLength")? as usize;
+                    ensure!(t.chars().count() >= min, "{at}: '{t}' too short");
+                }
+            }
+            "pattern" => {
+                // Only `^[0-9]{n}$` is used (GTINs).
+                let n: usize = rule
+                    .as_str()
+                    .and_then(|p| p.strip_prefix("^[0-9]{")?.strip_suffix("}$")?.parse().ok())
+                    .with_context(|| format!("{at}: pattern {rule} unknown to this checker"))?;
+                if let Some(t) = v.as_str() {
+                    ensure!(
+                        t.len() == n && t.bytes().all(|b| b.is_ascii_digit()),
+                        "{at}: '{t}' does not match {rule}"
+                    );
+                }
+            }
+            "format" => {
+                if let Some(t) = v.as_str() {
+                    let ok = match rule.as_str() {
+                        Some("date-time") => chrono::DateTime::parse_from_rfc3339(t).is_ok(),
+                        // Full-date of RFC 3339: zero-padded, which chrono alone does not insist on.
+                        Some("date") => {
+                            t.len() == 10
+                                && chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d").is_ok()
+                        }
+                        _ => bail!("{at}: format {rule} unknown to this checker"),
+                    };
+                    ensure!(ok, "{at}: '{t}' is not a {rule}");
+                }
+            }
+            other => bail!("{at}: schema keyword '{other}' unknown to this checker"),
+        }
+    }
+    Ok(())
+}
+
+fn is_type(v: &Value, t: &str) -> bool {
+    match t {
+        "string" => v.is_string(),
+        "boolean" => v.is_boolean(),
+        "integer" => v.is_u64() || v.is_i64(),
+        "number" => v.is_number(),
+        "array" => v.is_array(),
+        "object" => v.is_object(),
+        "null" => v.is_null(),
+        _ => false,
+    }
+}
+
+#[test]
+fn the_line_state_checker_finds_what_breaks_the_schema() {
+    let good = serde_json::json!({
+        "line": "L1", "at": "2026-01-01T00:00:00.000Z", "intake": "open", "healthy": true,
+        "problems": [], "stations": [],
+        "batches": [{"batch": "B", "gtin": "00361414567894", "lot": "L", "expiry": "2027-03-31",
+                     "state": "open", "opened_at": "x", "work_order": null,
+                     "planned_quantity": null, "commissioned": 0, "rejected": 0}]
+    });
+    check_line_state(&good).expect("valid");
+    let broken: [(&str, Value); 5] = [
+        ("/intake", "closed".into()),
+        ("/batches/0/gtin", "0036141456789".into()),
+        ("/batches/0/expiry", "2027-3-31".into()),
+        ("/at", "yesterday".into()),
+        ("/batches/0/commissioned", (-1).into()),
+    ];
+    for (pointer, value) in broken {
+        let mut bad = good.clone();
+        *bad.pointer_mut(pointer).expect("pointer") = value;
+        assert!(check_line_state(&bad).is_err(), "{pointer} passed");
+    }
+    let mut extra = good.clone();
+    extra["surprise"] = true.into();
+    assert!(check_line_state(&extra).is_err(), "an unknown field passed");
+    let mut missing = good;
+    missing.as_object_mut().expect("object").remove("stations");
+    assert!(
+        check_line_state(&missing).is_err(),
+        "a missing field passed"
+    );
 }

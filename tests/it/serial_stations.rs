@@ -7,13 +7,17 @@
 //! show` must then list the children under the parent. A unit read at the reject bin is
 //! destroyed — unless it is still packed, which is refused and answered NAK — and one read at
 //! the QA station is sampled.
+//!
+//! The line's HMI sees its stations on the retained state topic: a station that goes down and
+//! comes back is shown down (with why) and up again, from the daemon's one health registry.
 
 use anyhow::{Result, ensure};
 
+use crate::mqtt_world::wait_state;
 use crate::serial::{World, world};
 use crate::support::ledger::{CASE_GTIN, case_code, sscc_code};
-use crate::support::pty::{ACK, NAK, Scanner};
-use crate::support::{Gateway, code, commission};
+use crate::support::pty::{ACK, NAK, Pty, Scanner};
+use crate::support::{Gateway, LINE, MqttClient, TOPIC_PREFIX, code, commission};
 
 /// Sends `frame` and requires that no reply comes before the next frame's (a group is open).
 async fn quiet(s: &Scanner, frame: &str) -> Result<()> {
@@ -117,6 +121,69 @@ async fn aggregation_reject_and_sample_stations_pack_destroy_and_sample() -> Res
             .map(|(a, b)| (a.as_str(), b.as_str()))
             .eq(expected),
         "quarantine {codes:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_line_state_shows_a_station_going_down_and_coming_back() -> Result<()> {
+    let gw = Gateway::start(&[]).await?;
+    let mut scanner = Scanner::plugged(gw.dir.path(), "hmi-seen")?;
+    let w = world(gw, &[(&scanner, "station = \"commission\"")], &[]).await?;
+    let hmi = MqttClient::connect(w.gw.broker.port(), "hmi", true).await?;
+    hmi.subscribe(&format!("{TOPIC_PREFIX}/lines/{LINE}/state"))
+        .await?;
+    let station = |s: &serde_json::Value| s["stations"][0].clone();
+    let first = code(&format!("HMI{}", w.tag));
+    ensure!(scanner.read(format!("{first}\r").as_bytes()).await? == ACK);
+    let up = wait_state(&hmi, "the station up with its read committed", |s| {
+        station(s)["up"] == true
+            && station(s)["reads"] == 1
+            && s["batches"][0]["commissioned"] == 1
+            && s["healthy"] == true
+    })
+    .await?;
+    let st = station(&up);
+    ensure!(
+        st["id"] == "hmi-seen"
+            && st["kind"] == "commission"
+            && st["device"] == scanner.link.path.display().to_string()
+            && st["error"].is_null()
+            && st["idle"] == false
+            && st["last_read"].is_string(),
+        "station: {st}"
+    );
+
+    // Unplugged, and its by-id link gone with it (as udev does): shown down, with why.
+    std::fs::remove_file(&scanner.link.path)?;
+    drop(std::mem::replace(&mut scanner.pty, Pty::open()?));
+    let down = wait_state(&hmi, "the station down", |s| {
+        station(s)["up"] == false && s["healthy"] == false
+    })
+    .await?;
+    let st = station(&down);
+    ensure!(
+        st["error"].as_str().is_some_and(|e| !e.is_empty()) && st["since"] != station(&up)["since"],
+        "station: {st}"
+    );
+    ensure!(
+        down["problems"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|x| x["part"] == "scanner:hmi-seen")),
+        "problems: {}",
+        down["problems"]
+    );
+
+    // Plugged back in: up again, healthy, and the outage was logged once.
+    scanner.link.plug(&scanner.pty)?;
+    wait_state(&hmi, "the station up again", |s| {
+        station(s)["up"] == true && station(s)["error"].is_null() && s["healthy"] == true
+    })
+    .await?;
+    let log = w.daemon.log();
+    ensure!(
+        log.matches("scanner port lost").count() == 1,
+        "the outage is not logged exactly once"
     );
     Ok(())
 }

@@ -6,13 +6,23 @@
 //! Only after the store committed the message — or its refusal — is the optional reply written
 //! back to the port (`reply_ok` / `reply_reject`, e.g. for a light stack or a reject gate), in
 //! read order. A port that fails, ends or is replaced (`port`) is closed and reopened with
-//! backoff; the outage is logged once and shown in the shared `Health` registry. A store that
-//! fails to commit gets the same item again (the message id makes that safe), so a read is not
-//! lost while it waits.
+//! backoff; the outage is logged once and shown in the daemon's `health::Health` (the station's
+//! record and its `scanner:{id}` problem). A store that fails to commit gets the same item
+//! again (the message id makes that safe), so a read is not lost while it waits.
+//!
+//! The disk guard: while it has closed the intake, reads are still taken from the port,
+//! interpreted (with the time they were read and the batch open then) and **held** in memory,
+//! in order — not submitted, not committed, not answered — and go to the store when the intake
+//! opens. Serial has no broker to give reads back later, and a port that is not read loses
+//! bytes once the kernel's buffer (4 KiB) is full unless the scanner uses hardware flow
+//! control; held in memory they survive until the intake opens. At `MAX_HELD` the station
+//! stops reading the port after all (the kernel's buffer, then flow control, hold the rest). At
+//! a graceful stop held reads are committed anyway (the threshold leaves room for that): the
+//! alternative would be dropping reads nobody can redeliver. Only `kill -9` while reads are
+//! held loses them — unanswered, so a line that waits for `reply_ok` knows.
 
 mod framing;
 mod grouping;
-mod health;
 mod port;
 mod station;
 
@@ -22,10 +32,10 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use tokio::io::AsyncReadExt;
+use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
-pub use health::{Health, StationHealth};
 pub use port::{REOPEN_FIRST, REOPEN_MAX, SerialError};
 
 use framing::Deframer;
@@ -33,6 +43,7 @@ use station::Interpreter;
 
 use crate::config::{Scanner, Station};
 use crate::gs1::CompanyPrefixes;
+use crate::health::Health;
 use crate::model::RejectCode;
 use crate::store::{
     IngestItem, IngestOutcome, OpenBatch, PendingIngest, ReadOnlyStore, Store, StoreError,
@@ -41,6 +52,9 @@ use crate::store::{
 /// Reads submitted but not yet answered; at this many the station stops reading the port
 /// (the scanner's and the kernel's buffers hold the rest) until commits catch up.
 const MAX_UNANSWERED: usize = 256;
+/// Reads held while the disk guard has closed the intake; at this many the station stops
+/// reading the port until it opens. Minutes of a line's reads, a few MiB of memory.
+const MAX_HELD: usize = 4096;
 /// How often an open port's path is checked and the idle alarm evaluated.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
 
@@ -53,10 +67,29 @@ pub struct StationConfig {
     pub data_dir: PathBuf,
 }
 
+/// What a station shares with the rest of the daemon.
+pub struct Shared {
+    pub store: Store,
+    /// The daemon's health registry: the station's record and its `scanner:{id}` problem.
+    pub health: Health,
+    /// `false` while the disk guard holds input back.
+    pub intake: watch::Receiver<bool>,
+}
+
 /// Runs one station until `shutdown`.
-pub async fn run(cfg: StationConfig, store: Store, health: Health, shutdown: CancellationToken) {
+pub async fn run(cfg: StationConfig, shared: Shared, shutdown: CancellationToken) {
+    let Shared {
+        store,
+        health,
+        intake,
+    } = shared;
     let id = cfg.scanner.id.clone();
-    health.register(&id, cfg.scanner.device.clone());
+    health.register_station(
+        &id,
+        &cfg.scanner.line,
+        cfg.scanner.station.name(),
+        cfg.scanner.device.clone(),
+    );
     let batches = match ReadOnlyStore::open(&cfg.data_dir) {
         Ok(b) => b,
         Err(e) => {
@@ -73,12 +106,21 @@ pub async fn run(cfg: StationConfig, store: Store, health: Health, shutdown: Can
         store,
         health,
         batches,
+        intake,
+        held: VecDeque::new(),
         unanswered: VecDeque::new(),
         epoch: 0,
         last_read: Instant::now(),
         idle_raised: false,
     };
     s.run(&shutdown).await;
+}
+
+/// A read held while the intake is closed: not submitted, not answered.
+struct Held {
+    item: IngestItem,
+    /// The port connection it was read on.
+    epoch: u64,
 }
 
 /// A read handed to the store, waiting for its commit before it is answered.
@@ -101,6 +143,10 @@ struct Link {
     batches: ReadOnlyStore,
     deframer: Deframer,
     interpreter: Interpreter,
+    /// `false` while the disk guard holds input back.
+    intake: watch::Receiver<bool>,
+    /// Reads waiting for the intake to open, in read order (before anything read later).
+    held: VecDeque<Held>,
     unanswered: VecDeque<Unanswered>,
     epoch: u64,
     last_read: Instant,
@@ -117,7 +163,7 @@ impl Link {
         loop {
             match port::open(&device, &self.scanner.port) {
                 Ok(mut open) => {
-                    self.health.set_up(&id);
+                    self.health.station_up(&id);
                     let down_ms = outage.elapsed().as_millis() as u64;
                     tracing::info!(scanner = %id, target = %open.target.display(), down_ms, "scanner port open");
                     delay = REOPEN_FIRST;
@@ -126,14 +172,14 @@ impl Link {
                     match self.serve(&mut open, shutdown).await {
                         Ended::Shutdown => return self.drain(Some(&mut open)).await,
                         Ended::Lost(e) => {
-                            self.health.set_down(&id, &e.to_string());
+                            self.health.station_down(&id, &e.to_string());
                             tracing::warn!(scanner = %id, error = %e, "scanner port lost; reopening as soon as it returns (logged once per outage)");
                             (outage, logged) = (Instant::now(), true);
                         }
                     }
                 }
                 Err(e) => {
-                    self.health.set_down(&id, &e.to_string());
+                    self.health.station_down(&id, &e.to_string());
                     if logged {
                         tracing::debug!(scanner = %id, error = %e, "scanner port still unavailable");
                     } else {
@@ -144,8 +190,16 @@ impl Link {
             }
             let until = tokio::time::Instant::now() + delay;
             delay = port::next_delay(delay);
-            // While down, commits still come back: answer them (no port to reply to).
+            // While down, commits still come back: answer them (no port to reply to); and held
+            // reads go to the store when the intake opens.
             loop {
+                let open = match self.release_held().await {
+                    Ok(open) => open,
+                    Err(e) => {
+                        tracing::error!(scanner = %id, error = %e, "the store is closed; the station stops");
+                        return;
+                    }
+                };
                 tokio::select! {
                     _ = shutdown.cancelled() => return self.drain(None).await,
                     _ = tokio::time::sleep_until(until) => break,
@@ -154,6 +208,9 @@ impl Link {
                             return;
                         }
                     }
+                    // Only while closed: wakes the loop when it opens (an error: the guard is
+                    // gone, at shutdown; the branch is then disabled).
+                    Ok(()) = self.intake.changed(), if !open => {}
                 }
             }
         }
@@ -165,8 +222,18 @@ impl Link {
         let mut tick = tokio::time::interval(CHECK_EVERY);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
+            let taking = match self.release_held().await {
+                Ok(taking) => taking,
+                Err(e) => {
+                    tracing::error!(scanner = %self.scanner.id, error = %e, "the store is closed; the station stops");
+                    return Ended::Shutdown;
+                }
+            };
+            let room = self.unanswered.len() < MAX_UNANSWERED && self.held.len() < MAX_HELD;
             tokio::select! {
                 _ = shutdown.cancelled() => return Ended::Shutdown,
+                // Only while closed: wakes the loop when the disk guard opens the intake.
+                Ok(()) = self.intake.changed(), if !taking => {}
                 // Cancel-safe: the receiver keeps its value if another branch wins.
                 Some(outcome) = next_outcome(&mut self.unanswered), if !self.unanswered.is_empty() => {
                     match self.answer(outcome, Some(open), shutdown).await {
@@ -176,7 +243,7 @@ impl Link {
                     }
                 }
                 // Cancel-safe: a read that did not complete consumed nothing.
-                r = open.stream.read(&mut buf), if self.unanswered.len() < MAX_UNANSWERED => match r {
+                r = open.stream.read(&mut buf), if room => match r {
                     Ok(0) => return Ended::Lost(SerialError::Eof { device }),
                     Ok(n) => {
                         if let Err(e) = self.on_bytes(&buf[..n]).await {
@@ -199,15 +266,44 @@ impl Link {
     /// Deframes, interprets and submits what was read (waiting here is backpressure).
     async fn on_bytes(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
         for frame in self.deframer.push(bytes) {
-            self.health.record_read(&self.scanner.id);
+            self.health.station_read(&self.scanner.id);
             self.last_read = Instant::now();
             if std::mem::take(&mut self.idle_raised) {
                 tracing::info!(scanner = %self.scanner.id, "scanner reads again");
             }
             let batches = self.open_batches();
             for item in self.interpreter.frame(frame, &batches, Utc::now()) {
-                self.submit(item).await?;
+                if *self.intake.borrow() && self.held.is_empty() {
+                    self.submit(item).await?;
+                } else {
+                    tracing::debug!(scanner = %self.scanner.id, held = self.held.len() + 1, "intake closed: read held, not committed or answered");
+                    let epoch = self.epoch;
+                    self.held.push_back(Held { item, epoch });
+                }
             }
+        }
+        Ok(())
+    }
+
+    /// Submits the held reads, in order, if the intake is open. Returns whether it is.
+    async fn release_held(&mut self) -> Result<bool, StoreError> {
+        let open = *self.intake.borrow_and_update();
+        if open && !self.held.is_empty() {
+            tracing::info!(scanner = %self.scanner.id, reads = self.held.len(), "intake open again: committing the reads held meanwhile");
+            self.submit_held().await?;
+        }
+        Ok(open)
+    }
+
+    /// Hands every held read to the store, in read order, each with its own connection.
+    async fn submit_held(&mut self) -> Result<(), StoreError> {
+        while let Some(h) = self.held.pop_front() {
+            let pending = self.store.submit_ingest(h.item.clone()).await?;
+            self.unanswered.push_back(Unanswered {
+                item: h.item,
+                pending,
+                epoch: h.epoch,
+            });
         }
         Ok(())
     }
@@ -246,7 +342,10 @@ impl Link {
             return Ok(Ok(()));
         };
         let outcome = match outcome {
-            Ok(o) => o,
+            Ok(o) => {
+                self.health.station_answered(&self.scanner.id);
+                o
+            }
             Err(e) => {
                 tracing::error!(scanner = %self.scanner.id, error = %e, "read not committed; submitting it again in 1 s (no reply until it is)");
                 tokio::select! {
@@ -285,9 +384,15 @@ impl Link {
         Ok(port.write_reply(&self.scanner.device, reply).await)
     }
 
-    /// At shutdown: quarantine an unfinished group, answer what is committed (bounded by the
-    /// app's shutdown deadline).
+    /// At shutdown: commit held reads (no one could redeliver them), quarantine an unfinished
+    /// group, answer what is committed (bounded by the app's shutdown deadline).
     async fn drain(&mut self, mut port: Option<&mut port::OpenPort>) {
+        if !self.held.is_empty() {
+            tracing::warn!(scanner = %self.scanner.id, reads = self.held.len(), "stopping while the disk guard holds input: the held reads are committed now, as a serial port cannot send them again");
+            if self.submit_held().await.is_err() {
+                return;
+            }
+        }
         if let Some(item) = self.interpreter.abandon(Utc::now()) {
             tracing::warn!(scanner = %self.scanner.id, "an unfinished aggregation group is quarantined at shutdown");
             if self.submit(item).await.is_err() {
@@ -321,7 +426,7 @@ impl Link {
             return;
         };
         tracing::warn!(scanner = %self.scanner.id, batch = %batch.batch, idle_secs = limit.as_secs(), "no read from this scanner while a batch is open");
-        self.health.set_idle(&self.scanner.id, true);
+        self.health.station_idle(&self.scanner.id, true);
         self.idle_raised = true;
     }
 }
