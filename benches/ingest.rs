@@ -18,7 +18,8 @@
 //! with the clock stopped; only submitting and committing are timed, and the window is drained
 //! at the end of each chunk. Run with `cargo bench --bench ingest` (release profile);
 //! `LINEGATE_BENCH_UNITS=40000 cargo bench --bench ingest` is a quick smoke run (the unit count
-//! must be a multiple of 4,000, one pallet). The database lives in a temporary directory under
+//! must be a multiple of 4,000, one pallet); `LINEGATE_BENCH_CODES_PER_MESSAGE=1` commissions
+//! each unit in its own message (a scanner-per-unit line) instead of a case's 100 at once. The database lives in a temporary directory under
 //! `TMPDIR`: put that on the disk you want to measure (a tmpfs measures no fsync at all).
 //! Besides the wall-clock figures it prints the writer thread's own CPU time (Linux `/proc`),
 //! which stays meaningful on a shared machine, and, after the writer stopped, row counts and
@@ -56,6 +57,8 @@ struct Line {
     today: NaiveDate,
     start: DateTime<Utc>,
     sent: u64,
+    /// Units per `commission` message (a case's worth by default).
+    per_message: usize,
 }
 
 impl Line {
@@ -69,6 +72,7 @@ impl Line {
                 .single()
                 .expect("a time"),
             sent: 0,
+            per_message: per_message_from_env(),
         }
     }
 
@@ -128,10 +132,12 @@ impl Line {
                 .map(|u| self.code(&format!("(01){UNIT_GTIN}(21)U{u:07}")))
                 .collect();
             let case = self.code(&format!("(01){CASE_GTIN}(21)C{c:05}"));
-            out.push(self.message(LineEvent::Commission {
-                batch: BATCH.into(),
-                codes: units.clone(),
-            }));
+            for codes in units.chunks(self.per_message) {
+                out.push(self.message(LineEvent::Commission {
+                    batch: BATCH.into(),
+                    codes: codes.to_vec(),
+                }));
+            }
             out.push(self.message(LineEvent::Commission {
                 batch: BATCH.into(),
                 codes: vec![case.clone()],
@@ -233,6 +239,20 @@ fn units_from_env() -> usize {
         "LINEGATE_BENCH_UNITS must be a positive multiple of {UNITS_PER_PALLET} (one pallet), not {units}"
     );
     units
+}
+
+fn per_message_from_env() -> usize {
+    match std::env::var("LINEGATE_BENCH_CODES_PER_MESSAGE") {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| (1..=UNITS_PER_CASE).contains(n))
+            .unwrap_or_else(|| {
+                panic!("LINEGATE_BENCH_CODES_PER_MESSAGE={v}: give 1 to {UNITS_PER_CASE}")
+            }),
+        Err(_) => UNITS_PER_CASE,
+    }
 }
 
 /// CPU time of the store's writer thread so far, from `/proc/self/task/*/schedstat` (Linux):
@@ -366,9 +386,10 @@ fn main() {
     );
     if let Some(busy) = writer_busy {
         println!(
-            "ingest: store writer thread on CPU {:.2} s of the {secs:.2} s ({:.0} events per writer CPU second)",
+            "ingest: store writer thread on CPU {:.2} s of the {secs:.2} s ({:.0} events per writer CPU second, {:.1} µs of writer CPU per message)",
             busy.as_secs_f64(),
-            events_done as f64 / busy.as_secs_f64()
+            events_done as f64 / busy.as_secs_f64(),
+            busy.as_secs_f64() * 1e6 / messages as f64
         );
     }
     print_rows(&db);

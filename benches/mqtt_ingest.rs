@@ -12,7 +12,8 @@
 //!
 //! Plus the gateway's peak RSS (VmHWM). The gateway is the release binary, `synchronous=FULL`.
 //! Needs `mosquitto` (scripts/test installs it). Run: `cargo bench --bench mqtt_ingest`;
-//! `LINEGATE_BENCH_UNITS` (default 200000) sizes scenario 1, a fifth of it scenario 2.
+//! `LINEGATE_BENCH_UNITS` (default 200000) sizes scenario 1, a fifth of it scenario 2;
+//! `LINEGATE_BENCH_ONLY=2` (or `1,3`, …) runs only the named scenarios, e.g. for profiling.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -50,7 +51,7 @@ fn start_mosquitto(dir: &Path, port: u16) -> Child {
     std::fs::write(
         &conf,
         format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\nmax_inflight_messages 1000\n"
+            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\nmax_inflight_messages 1000\nset_tcp_nodelay true\n"
         ),
     )
     .expect("mosquitto.conf");
@@ -240,6 +241,9 @@ async fn latency(port: u16, batch: &str, rate: f64, secs: u64) -> Vec<f64> {
     opts.set_inflight(1000)
         .set_max_packet_size(1 << 20, 1 << 20);
     let (client, mut ev) = AsyncClient::new(opts, 4096);
+    let mut net = rumqttc::NetworkOptions::new();
+    net.set_tcp_nodelay(true);
+    ev.set_network_options(net);
     client
         .subscribe(&rejects, QoS::AtLeastOnce)
         .await
@@ -348,31 +352,41 @@ fn main() {
         .build()
         .expect("runtime");
 
-    let (msgs, codes, secs) = rt.block_on(through_gateway(port, &data, "BENCH-CASE", units, 100));
-    println!(
-        "mqtt_ingest: case-sized messages: {units} units, {msgs} messages, {codes} codes committed in {secs:.2} s = {:.0} codes/s (target 50000), {:.0} messages/s",
-        codes as f64 / secs,
-        msgs as f64 / secs
-    );
+    let only = std::env::var("LINEGATE_BENCH_ONLY").unwrap_or_else(|_| "1,2,3".into());
+    let runs = |n: &str| only.split(',').any(|s| s.trim() == n);
 
-    let small = (units / 5).max(4000) / 4000 * 4000;
-    let one = simulate::generate(&spec("BENCH-ONE", small, 1)).expect("plan");
-    let ceiling_rate = rt.block_on(ceiling(port, &one.messages));
-    let (msgs1, _, secs1) = rt.block_on(through_gateway(port, &data, "BENCH-ONE", small, 1));
-    let rate1 = msgs1 as f64 / secs1;
-    println!(
-        "mqtt_ingest: one code per message: {msgs1} messages committed in {secs1:.2} s = {rate1:.0} messages/s; plain QoS1 subscriber on the same broker: {ceiling_rate:.0} messages/s; ratio {:.2} (target 0.80)",
-        rate1 / ceiling_rate
-    );
+    if runs("1") {
+        let (msgs, codes, secs) =
+            rt.block_on(through_gateway(port, &data, "BENCH-CASE", units, 100));
+        println!(
+            "mqtt_ingest: case-sized messages: {units} units, {msgs} messages, {codes} codes committed in {secs:.2} s = {:.0} codes/s (target 50000), {:.0} messages/s",
+            codes as f64 / secs,
+            msgs as f64 / secs
+        );
+    }
 
-    let ms = rt.block_on(latency(port, "BENCH-LAT", 75.0, 20));
-    println!(
-        "mqtt_ingest: at 75 codes/s, publish → commit → reject notice over {} probes: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms (target p99 ≤ 10 ms)",
-        ms.len(),
-        percentile(&ms, 0.50),
-        percentile(&ms, 0.99),
-        ms.last().copied().unwrap_or(f64::NAN)
-    );
+    if runs("2") {
+        let small = (units / 5).max(4000) / 4000 * 4000;
+        let one = simulate::generate(&spec("BENCH-ONE", small, 1)).expect("plan");
+        let ceiling_rate = rt.block_on(ceiling(port, &one.messages));
+        let (msgs1, _, secs1) = rt.block_on(through_gateway(port, &data, "BENCH-ONE", small, 1));
+        let rate1 = msgs1 as f64 / secs1;
+        println!(
+            "mqtt_ingest: one code per message: {msgs1} messages committed in {secs1:.2} s = {rate1:.0} messages/s; plain QoS1 subscriber on the same broker: {ceiling_rate:.0} messages/s; ratio {:.2} (target 0.80)",
+            rate1 / ceiling_rate
+        );
+    }
+
+    if runs("3") {
+        let ms = rt.block_on(latency(port, "BENCH-LAT", 75.0, 20));
+        println!(
+            "mqtt_ingest: at 75 codes/s, publish → commit → reject notice over {} probes: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms (target p99 ≤ 10 ms)",
+            ms.len(),
+            percentile(&ms, 0.50),
+            percentile(&ms, 0.99),
+            ms.last().copied().unwrap_or(f64::NAN)
+        );
+    }
     println!(
         "mqtt_ingest: gateway peak RSS {:.1} MB",
         peak_rss_mb(gateway.id())

@@ -103,6 +103,10 @@ pub fn build(cfg: &MqttSourceConfig) -> Result<MqttOptions, MqttSetupError> {
 pub fn network() -> NetworkOptions {
     let mut net = NetworkOptions::new();
     net.set_connection_timeout(CONNECT_TIMEOUT_SECS);
+    // Acks and reject notices are small packets sent one by one: with Nagle's algorithm on,
+    // each waits for the previous one's TCP ACK (tens of ms with delayed ACKs), which is what
+    // a line waiting for its ack would see as latency.
+    net.set_tcp_nodelay(true);
     net
 }
 
