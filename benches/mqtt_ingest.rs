@@ -321,6 +321,42 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
+/// CPU time so far of the gateway's store writer thread and of the whole gateway process, in
+/// seconds (Linux `schedstat`): on a shared machine this shows what the gateway itself costs
+/// per message, whatever the wall clock says.
+fn gateway_cpu(pid: u32) -> (f64, f64) {
+    let (mut writer, mut total) = (0u64, 0u64);
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let ns: u64 = std::fs::read_to_string(task.path().join("schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0);
+        total += ns;
+        if std::fs::read_to_string(task.path().join("comm"))
+            .unwrap_or_default()
+            .trim_end()
+            == "store-writer"
+        {
+            writer += ns;
+        }
+    }
+    (writer as f64 / 1e9, total as f64 / 1e9)
+}
+
+/// "writer X µs, gateway Y µs of CPU per message" between two `gateway_cpu` readings.
+fn cpu_per_message(before: (f64, f64), after: (f64, f64), messages: usize) -> String {
+    let per = |a: f64, b: f64| (b - a) * 1e6 / messages.max(1) as f64;
+    format!(
+        "CPU per message: store writer {:.1} µs, whole gateway {:.1} µs",
+        per(before.0, after.0),
+        per(before.1, after.1)
+    )
+}
+
 fn peak_rss_mb(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
@@ -356,10 +392,12 @@ fn main() {
     let runs = |n: &str| only.split(',').any(|s| s.trim() == n);
 
     if runs("1") {
+        let cpu0 = gateway_cpu(gateway.id());
         let (msgs, codes, secs) =
             rt.block_on(through_gateway(port, &data, "BENCH-CASE", units, 100));
+        let cpu = cpu_per_message(cpu0, gateway_cpu(gateway.id()), msgs);
         println!(
-            "mqtt_ingest: case-sized messages: {units} units, {msgs} messages, {codes} codes committed in {secs:.2} s = {:.0} codes/s (target 50000), {:.0} messages/s",
+            "mqtt_ingest: case-sized messages: {units} units, {msgs} messages, {codes} codes committed in {secs:.2} s = {:.0} codes/s (target 50000), {:.0} messages/s; {cpu}",
             codes as f64 / secs,
             msgs as f64 / secs
         );
@@ -369,10 +407,12 @@ fn main() {
         let small = (units / 5).max(4000) / 4000 * 4000;
         let one = simulate::generate(&spec("BENCH-ONE", small, 1)).expect("plan");
         let ceiling_rate = rt.block_on(ceiling(port, &one.messages));
+        let cpu0 = gateway_cpu(gateway.id());
         let (msgs1, _, secs1) = rt.block_on(through_gateway(port, &data, "BENCH-ONE", small, 1));
+        let cpu = cpu_per_message(cpu0, gateway_cpu(gateway.id()), msgs1);
         let rate1 = msgs1 as f64 / secs1;
         println!(
-            "mqtt_ingest: one code per message: {msgs1} messages committed in {secs1:.2} s = {rate1:.0} messages/s; plain QoS1 subscriber on the same broker: {ceiling_rate:.0} messages/s; ratio {:.2} (target 0.80)",
+            "mqtt_ingest: one code per message: {msgs1} messages committed in {secs1:.2} s = {rate1:.0} messages/s; plain QoS1 subscriber on the same broker: {ceiling_rate:.0} messages/s; ratio {:.2} (target 0.80); {cpu}",
             rate1 / ceiling_rate
         );
     }

@@ -9,8 +9,8 @@
 //!   loss. The schema is migrated by `user_version` (see `schema`).
 //! * The request channel is bounded: when the disk is slow, callers wait (backpressure), nobody drops.
 //! * Only this module knows SQL. The line rules are judged here, inside the writing transaction,
-//!   through `rules::LedgerView`; the assembler's pure build step runs inside the transaction that
-//!   marks the batch assembled and enqueues its documents.
+//!   through `rules::LedgerView`. The assembler's pure build step runs outside the writer on a
+//!   read snapshot; its documents are enqueued in the transaction that marks the batch assembled.
 
 mod ledger;
 mod line_batch;
@@ -130,7 +130,7 @@ enum Command {
         oneshot::Sender<Result<IngestOutcome, StoreError>>,
     ),
     Assemble(
-        BuildFn,
+        Box<outbox::Built>,
         oneshot::Sender<Result<Option<Assembled>, StoreError>>,
     ),
     NextDelivery(
@@ -157,6 +157,7 @@ pub struct Wakeups {
 pub struct Store {
     commands: mpsc::Sender<Command>,
     wakeups: Arc<Wakeups>,
+    data_dir: Arc<PathBuf>,
 }
 
 /// Owns the writer thread; `join` waits for it after every `Store` handle is dropped.
@@ -205,6 +206,7 @@ impl Store {
             Store {
                 commands: tx,
                 wakeups,
+                data_dir: Arc::new(data_dir.to_path_buf()),
             },
             StoreThread {
                 handle: Some(handle),
@@ -244,9 +246,18 @@ impl Store {
         Ok(PendingIngest(rx))
     }
 
-    /// Assembles the oldest closed batch, if any, in one transaction with `build`.
+    /// Assembles the oldest closed batch, if any: reads it and runs `build` on a blocking
+    /// thread (never in the writer, so lines keep being acknowledged meanwhile), then records
+    /// the documents and marks the batch assembled in one transaction.
     pub async fn assemble_next(&self, build: BuildFn) -> Result<Option<Assembled>, StoreError> {
-        self.call(|tx| Command::Assemble(build, tx)).await
+        let dir = self.data_dir.clone();
+        let built = tokio::task::spawn_blocking(move || outbox::build_next(&dir, build))
+            .await
+            .map_err(|e| StoreError::NotCommitted(format!("the document build stopped: {e}")))??;
+        match built {
+            Some(b) => self.call(|tx| Command::Assemble(Box::new(b), tx)).await,
+            None => Ok(None),
+        }
     }
 
     /// The next document to send to `upstream`, in creation order (due or not).

@@ -1,19 +1,22 @@
 //! The outbox: documents waiting to leave the plant, one delivery row per (document, upstream).
 //!
-//! A closed batch becomes documents in the same transaction that marks it assembled, so a batch
-//! is never assembled twice nor lost between the two steps. Deliveries move
+//! A closed batch is read and built outside the writer (`build_next`, its own read-only
+//! connection), then its documents are inserted in the same transaction that marks it
+//! assembled (`record_assembly`, which first checks the batch still waits), so a batch is never
+//! assembled twice nor lost between the two steps, and the lines' writes never wait for a build. Deliveries move
 //! `pending → delivered` (2xx) or `pending → rejected` (refused for good, kept for the operator);
 //! a retry only bumps the attempt count and the next attempt time. Rows are never deleted here.
 
+use std::path::Path;
 use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::ledger::ts;
-use super::{Assembled, BuildFn, StoreError};
+use super::{Assembled, BuildFn, ReadOnlyStore, StoreError};
 use crate::gs1::EpcUri;
-use crate::model::{BatchSnapshot, Commissioned};
+use crate::model::{BatchSnapshot, Commissioned, NewDocument};
 
 /// A document due (or waiting) for one upstream.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,17 +58,56 @@ pub(super) fn now_ms() -> i64 {
     Utc::now().timestamp_millis()
 }
 
-pub(super) fn assemble_next(
-    conn: &mut Connection,
-    build: BuildFn,
-) -> Result<Option<Assembled>, StoreError> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let Some(snapshot) = closed_batch(&tx)? else {
+/// A closed batch built into documents (or a build failure), ready to be recorded.
+pub(super) struct Built {
+    batch: String,
+    /// The batch's `closed_at` as read: the record step checks it is still the same close.
+    closed_at: String,
+    result: Result<Vec<NewDocument>, String>,
+}
+
+/// Reads the oldest batch waiting for its documents and builds them — on the caller's thread,
+/// through a read-only connection of its own. A batch of a million units takes seconds to
+/// build; doing it in the writer (as linegate first did) held every line's acknowledgements
+/// for that long. WAL lets this read run beside the writer, and a closed batch no longer
+/// changes what its documents say.
+pub(super) fn build_next(data_dir: &Path, build: BuildFn) -> Result<Option<Built>, StoreError> {
+    let mut store = ReadOnlyStore::open(data_dir)?;
+    // One read transaction: the batch row and its serials from the same snapshot.
+    let tx = store.conn.transaction()?;
+    let Some((snapshot, closed_at)) = closed_batch(&tx)? else {
         return Ok(None);
     };
-    let batch = snapshot.batch.clone();
+    drop(tx);
+    Ok(Some(Built {
+        batch: snapshot.batch.clone(),
+        closed_at,
+        result: build(&snapshot),
+    }))
+}
+
+/// Records a build in one transaction: the documents and their deliveries, and the batch marked
+/// assembled (or failed). `None` when the batch is no longer waiting for documents (another
+/// assembler recorded it first); nothing is written then.
+pub(super) fn record_assembly(
+    conn: &mut Connection,
+    built: Built,
+) -> Result<Option<Assembled>, StoreError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let batch = built.batch;
+    let waiting: Option<String> = tx
+        .query_row(
+            "SELECT closed_at FROM batches WHERE batch = ?1 AND document = 'pending'",
+            [&batch],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if waiting.as_deref() != Some(built.closed_at.as_str()) {
+        tracing::warn!(%batch, "batch no longer waits for documents; this build is discarded");
+        return Ok(None);
+    }
     let now = ts(Utc::now());
-    let result = match build(&snapshot) {
+    let result = match built.result {
         Ok(docs) => {
             let mut ids = Vec::with_capacity(docs.len());
             for d in docs {
@@ -98,7 +140,8 @@ pub(super) fn assemble_next(
     Ok(Some(result))
 }
 
-fn closed_batch(tx: &rusqlite::Transaction<'_>) -> Result<Option<BatchSnapshot>, StoreError> {
+/// The oldest batch waiting for its documents, and its `closed_at` as stored.
+fn closed_batch(tx: &Connection) -> Result<Option<(BatchSnapshot, String)>, StoreError> {
     type Row = (
         String,
         String,
@@ -125,10 +168,8 @@ fn closed_batch(tx: &rusqlite::Transaction<'_>) -> Result<Option<BatchSnapshot>,
     let corrupt = |what: &str| StoreError::Corrupt(format!("batch {batch}: unreadable {what}"));
     let expiry = NaiveDate::parse_from_str(&expiry, "%Y-%m-%d").map_err(|_| corrupt("expiry"))?;
     let opened_at = parse_ts(&opened_at).ok_or_else(|| corrupt("opened_at"))?;
-    let closed_at = closed_at
-        .as_deref()
-        .and_then(parse_ts)
-        .ok_or_else(|| corrupt("closed_at"))?;
+    let closed_text = closed_at.ok_or_else(|| corrupt("closed_at"))?;
+    let closed_at = parse_ts(&closed_text).ok_or_else(|| corrupt("closed_at"))?;
     let mut stmt =
         tx.prepare_cached("SELECT epc, commissioned_at FROM serials WHERE batch = ?1 ORDER BY id")?;
     let mut commissioned = Vec::new();
@@ -144,7 +185,7 @@ fn closed_batch(tx: &rusqlite::Transaction<'_>) -> Result<Option<BatchSnapshot>,
             time: parse_ts(&at).ok_or_else(|| corrupt("commissioned_at"))?,
         });
     }
-    Ok(Some(BatchSnapshot {
+    let snapshot = BatchSnapshot {
         batch: batch.clone(),
         line,
         gtin,
@@ -155,7 +196,8 @@ fn closed_batch(tx: &rusqlite::Transaction<'_>) -> Result<Option<BatchSnapshot>,
         opened_at,
         closed_at,
         commissioned,
-    }))
+    };
+    Ok(Some((snapshot, closed_text)))
 }
 
 pub(super) fn parse_ts(s: &str) -> Option<chrono::DateTime<Utc>> {

@@ -133,8 +133,8 @@ fn run_single(conn: &mut Connection, cmd: Command, wakeups: &Wakeups, policy: &R
         Command::Ingest(item, reply) => {
             commit_group(conn, &mut vec![(item, reply)], wakeups, policy)
         }
-        Command::Assemble(build, reply) => {
-            let result = outbox::assemble_next(conn, build);
+        Command::Assemble(built, reply) => {
+            let result = outbox::record_assembly(conn, *built);
             if matches!(result, Ok(Some(super::Assembled::Documents { .. }))) {
                 wakeups.outbox_changed.notify_waiters();
             }
