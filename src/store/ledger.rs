@@ -1,17 +1,17 @@
 //! Applying line messages to the ledger: message log, batches, serial registry and quarantine.
 //!
-//! Runs inside the writer's group transaction. Each message is first de-duplicated on
-//! (line, message id), then judged by `rules::judge` against the ledger as this very transaction
-//! sees it (`registry::TxLedger`), then either its plan is written or it is quarantined — and in
-//! both cases logged, so a redelivery of the same id gets the same verdict without being applied
-//! twice.
+//! Runs inside the writer's group transaction. Each message first claims its (line, message id)
+//! in the message log — one insert that is also the de-duplication: a redelivery finds the id
+//! taken and gets the first verdict back without being applied twice. Then it is judged by
+//! `rules::judge` against the ledger as this very transaction sees it (`registry::TxLedger`),
+//! and either its plan is written or it is quarantined and its log row marked rejected.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::registry::{self, TxLedger};
+use super::registry::{self, GroupCache, TxLedger};
 use super::{Decoded, IngestItem, IngestOutcome, StoreError};
-use crate::model::{LineMessage, QUARANTINE_PAYLOAD_MAX, RejectCode, Rejection};
+use crate::model::{QUARANTINE_PAYLOAD_MAX, RejectCode, Rejection};
 use crate::rules::{self, RulesPolicy};
 
 pub(super) fn ts(t: DateTime<Utc>) -> String {
@@ -23,6 +23,7 @@ pub(super) fn ingest(
     tx: &Transaction<'_>,
     item: &IngestItem,
     policy: &RulesPolicy,
+    cache: &GroupCache,
 ) -> Result<(IngestOutcome, bool), StoreError> {
     match &item.decoded {
         Decoded::Refused {
@@ -31,10 +32,7 @@ pub(super) fn ingest(
         } => {
             if let Some(id) = message_id {
                 let line = item.line.as_deref().unwrap_or(&item.topic);
-                if let Some(earlier) = earlier_verdict(tx, line, id)? {
-                    return Ok((IngestOutcome::Duplicate { earlier }, false));
-                }
-                log_message(
+                let claimed = claim(
                     tx,
                     line,
                     id,
@@ -43,48 +41,47 @@ pub(super) fn ingest(
                     None,
                     Some(rejection),
                 )?;
+                if !claimed {
+                    return Ok((duplicate(tx, line, id)?, false));
+                }
             }
             quarantine(tx, item, message_id.as_deref(), rejection)?;
             Ok((IngestOutcome::Rejected(rejection.clone()), false))
         }
         Decoded::Accepted(msg) => {
-            if let Some(earlier) = earlier_verdict(tx, &msg.line, &msg.message_id)? {
-                return Ok((IngestOutcome::Duplicate { earlier }, false));
+            let claimed = claim(
+                tx,
+                &msg.line,
+                &msg.message_id,
+                msg.event.kind(),
+                item.received_at,
+                Some(msg.time),
+                None,
+            )?;
+            if !claimed {
+                return Ok((duplicate(tx, &msg.line, &msg.message_id)?, false));
             }
-            let verdict = rules::judge(msg, &TxLedger { tx }, policy)?;
-            let (verdict, closed) = match verdict {
-                Ok(plan) => (Ok(()), registry::write_plan(tx, msg, plan)?),
+            match rules::judge(msg, &TxLedger { tx, cache }, policy)? {
+                Ok(plan) => {
+                    let closed = registry::write_plan(tx, msg, plan, cache)?;
+                    Ok((IngestOutcome::Applied, closed))
+                }
                 Err(rejection) => {
                     quarantine(tx, item, Some(&msg.message_id), &rejection)?;
-                    (Err(rejection), false)
+                    mark_rejected(tx, &msg.line, &msg.message_id, &rejection)?;
+                    Ok((IngestOutcome::Rejected(rejection), false))
                 }
-            };
-            log(tx, item, msg, verdict.as_ref().err())?;
-            let outcome = match verdict {
-                Ok(()) => IngestOutcome::Applied,
-                Err(rejection) => IngestOutcome::Rejected(rejection),
-            };
-            Ok((outcome, closed))
+            }
         }
     }
 }
 
-fn log(
-    tx: &Transaction<'_>,
-    item: &IngestItem,
-    msg: &LineMessage,
-    rejection: Option<&Rejection>,
-) -> Result<(), StoreError> {
-    let (line, id, kind) = (&msg.line, &msg.message_id, msg.event.kind());
-    log_message(
-        tx,
-        line,
-        id,
-        kind,
-        item.received_at,
-        Some(msg.time),
-        rejection,
-    )
+/// The outcome for an id already in the log: its first verdict.
+fn duplicate(tx: &Transaction<'_>, line: &str, id: &str) -> Result<IngestOutcome, StoreError> {
+    let earlier = earlier_verdict(tx, line, id)?.ok_or_else(|| {
+        StoreError::Corrupt(format!("message {line}/{id} is claimed but not in the log"))
+    })?;
+    Ok(IngestOutcome::Duplicate { earlier })
 }
 
 fn earlier_verdict(
@@ -108,7 +105,10 @@ fn earlier_verdict(
     }))
 }
 
-fn log_message(
+/// Logs (line, id) with its verdict, unless the id is logged already: returns whether it was
+/// new. An accepted message is logged `applied` before it is judged; `mark_rejected` corrects
+/// that in the same transaction when the rules refuse it.
+fn claim(
     tx: &Transaction<'_>,
     line: &str,
     id: &str,
@@ -116,21 +116,37 @@ fn log_message(
     received_at: DateTime<Utc>,
     event_time: Option<DateTime<Utc>>,
     rejection: Option<&Rejection>,
+) -> Result<bool, StoreError> {
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO messages (line, message_id, kind, received_at, event_time, status, reject_code, reject_reason)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (line, message_id) DO NOTHING",
+        )?
+        .execute(params![
+            line,
+            id,
+            kind,
+            ts(received_at),
+            event_time.map(ts),
+            if rejection.is_some() { "rejected" } else { "applied" },
+            rejection.map(|r| r.code.as_str()),
+            rejection.map(|r| r.reason.as_str()),
+        ])?;
+    Ok(inserted == 1)
+}
+
+fn mark_rejected(
+    tx: &Transaction<'_>,
+    line: &str,
+    id: &str,
+    rejection: &Rejection,
 ) -> Result<(), StoreError> {
     tx.prepare_cached(
-        "INSERT INTO messages (line, message_id, kind, received_at, event_time, status, reject_code, reject_reason)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "UPDATE messages SET status = 'rejected', reject_code = ?3, reject_reason = ?4
+         WHERE line = ?1 AND message_id = ?2",
     )?
-    .execute(params![
-        line,
-        id,
-        kind,
-        ts(received_at),
-        event_time.map(ts),
-        if rejection.is_some() { "rejected" } else { "applied" },
-        rejection.map(|r| r.code.as_str()),
-        rejection.map(|r| r.reason.as_str()),
-    ])?;
+    .execute(params![line, id, rejection.code.as_str(), rejection.reason])?;
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 //! `write_plan` writes an accepted message's plan: batch rows, the identifiers' new state and
 //! parent, and one history row per identifier pointing at one `serial_events` row per message.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 use rusqlite::{OptionalExtension, Transaction, params};
@@ -21,6 +22,23 @@ use crate::rules::{
 /// The ledger as the open transaction sees it, for the rules.
 pub(super) struct TxLedger<'a, 'c> {
     pub tx: &'a Transaction<'c>,
+    pub cache: &'a GroupCache,
+}
+
+/// What stays true for the rest of one group transaction unless this transaction changes it:
+/// the batches the group's messages name (nearly always the same one or two). Every message
+/// asks for its batch; a group of 500 reads it once. Any batch write empties the cache. It
+/// lives no longer than the transaction, which holds the write lock, so no other process can
+/// change a batch meanwhile.
+#[derive(Default)]
+pub(super) struct GroupCache {
+    batches: RefCell<HashMap<String, BatchView>>,
+}
+
+impl GroupCache {
+    fn forget_batches(&self) {
+        self.batches.borrow_mut().clear();
+    }
 }
 
 /// `batch, state, parent key, child count` of the serial row `s`. Scalar subqueries, not a
@@ -51,43 +69,57 @@ pub(super) fn batch_state(batch: &str, s: &str) -> Result<BatchState, StoreError
     BatchState::parse(s).ok_or_else(|| StoreError::Corrupt(format!("batch {batch} has state {s}")))
 }
 
+/// One batch row as the rules see it.
+fn read_batch(tx: &Transaction<'_>, batch: &str) -> Result<Option<BatchView>, StoreError> {
+    type Row = (String, String, String, String, String, String, Option<i64>);
+    let row: Option<Row> = tx
+        .prepare_cached(
+            "SELECT line, state, gtin, pack_gtins, lot, expiry, planned_quantity
+                 FROM batches WHERE batch = ?1",
+        )?
+        .query_row([batch], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })
+        .optional()?;
+    let Some((line, state, gtin, packs, lot, expiry, planned)) = row else {
+        return Ok(None);
+    };
+    let expiry = chrono::NaiveDate::parse_from_str(&expiry, "%Y-%m-%d")
+        .map_err(|_| StoreError::Corrupt(format!("batch {batch} has expiry {expiry}")))?;
+    Ok(Some(BatchView {
+        line,
+        state: batch_state(batch, &state)?,
+        gtin,
+        pack_gtins: packs.split_whitespace().map(String::from).collect(),
+        lot,
+        expiry,
+        planned: planned.map(|p| p as u64),
+    }))
+}
+
 impl LedgerView for TxLedger<'_, '_> {
     type Error = StoreError;
 
     fn batch(&self, batch: &str) -> Result<Option<BatchView>, StoreError> {
-        type Row = (String, String, String, String, String, String, Option<i64>);
-        let row: Option<Row> = self
-            .tx
-            .prepare_cached(
-                "SELECT line, state, gtin, pack_gtins, lot, expiry, planned_quantity
-                 FROM batches WHERE batch = ?1",
-            )?
-            .query_row([batch], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                ))
-            })
-            .optional()?;
-        let Some((line, state, gtin, packs, lot, expiry, planned)) = row else {
-            return Ok(None);
-        };
-        let expiry = chrono::NaiveDate::parse_from_str(&expiry, "%Y-%m-%d")
-            .map_err(|_| StoreError::Corrupt(format!("batch {batch} has expiry {expiry}")))?;
-        Ok(Some(BatchView {
-            line,
-            state: batch_state(batch, &state)?,
-            gtin,
-            pack_gtins: packs.split_whitespace().map(String::from).collect(),
-            lot,
-            expiry,
-            planned: planned.map(|p| p as u64),
-        }))
+        if let Some(view) = self.cache.batches.borrow().get(batch) {
+            return Ok(Some(view.clone()));
+        }
+        let view = read_batch(self.tx, batch)?;
+        if let Some(v) = &view {
+            self.cache
+                .batches
+                .borrow_mut()
+                .insert(batch.to_string(), v.clone());
+        }
+        Ok(view)
     }
 
     fn active_batches(&self, line: &str, gtin: &str) -> Result<u32, StoreError> {
@@ -141,8 +173,12 @@ pub(super) fn write_plan(
     tx: &Transaction<'_>,
     msg: &LineMessage,
     plan: Plan,
+    cache: &GroupCache,
 ) -> Result<bool, StoreError> {
     let at = ts(msg.time);
+    if plan.batch.is_some() {
+        cache.forget_batches();
+    }
     let mut closed = false;
     match plan.batch {
         Some(BatchWrite::Open(b)) => {

@@ -14,7 +14,8 @@ use crate::rules::RulesPolicy;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    Command, GROUP_MAX, IngestItem, IngestOutcome, StoreError, Wakeups, ledger, outbox, schema,
+    Command, GROUP_MAX, IngestItem, IngestOutcome, StoreError, Wakeups, ledger, outbox, registry,
+    schema,
 };
 
 /// Opens the database with the durability settings every connection of ours uses.
@@ -100,8 +101,9 @@ fn commit_group(
         // (busy timeout) instead of failing with a stale read snapshot.
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut outcomes = Vec::with_capacity(items.len());
+        let cache = registry::GroupCache::default();
         for (item, _) in &items {
-            let (outcome, closed) = ledger::ingest(&tx, item, policy)?;
+            let (outcome, closed) = ledger::ingest(&tx, item, policy, &cache)?;
             closed_batch |= closed;
             outcomes.push(outcome);
         }
