@@ -82,7 +82,7 @@ pub enum Command {
     /// One serial number: state, history and the cases and pallets it is packed in
     #[command(subcommand)]
     Serial(SerialCommand),
-    /// Play a realistic packaging line (one batch) against a running gateway over MQTT
+    /// Play a realistic packaging line (one batch) against a running gateway, over MQTT or as its scanner stations
     #[command(after_help = crate::simulate::args::EXAMPLES)]
     Simulate(crate::simulate::SimulateArgs),
     /// The main job end to end: embedded broker, simulated line, gateway, local upstream

@@ -21,7 +21,7 @@
 //!   once per change, systemd STATUS, line state).
 //! * `disk_guard`: closes the sources' intake while free disk space is low.
 //! * `reload`: SIGHUP re-reads the configuration file; applies what can change live.
-//! * `simulate`: `linegate simulate`, a seeded packaging line (pure plan, MQTT transport).
+//! * `simulate`: `linegate simulate`, a seeded packaging line (pure plan; MQTT and serial transports).
 //! * `broker`: the embedded MQTT broker (rumqttd) for `mqtt.embedded_broker`.
 //! * `demo`: `linegate demo`, the main job end to end on embedded defaults.
 //! * `app`: wiring, startup and ordered shutdown.

@@ -1,9 +1,11 @@
-//! `linegate simulate` from the command line: options and configuration → spec → plan → MQTT.
+//! `linegate simulate` from the command line: options and configuration → spec → plan → MQTT
+//! or the line's scanner stations.
 //!
 //! CLI glue (and so allowed `anyhow`): it fills in the defaults that need the configuration or
 //! the clock — the line, the company prefix of the pallet SSCCs (the GTIN's, as the gateway's
-//! `gs1` settings read it), the seed, the expiry — then plays the plan with a progress bar on
-//! stderr and prints the summary on stdout.
+//! `gs1` settings read it), the seed, the expiry, the MQTT client id — then plays the plan with a
+//! progress bar on stderr and prints the summary on stdout. Over serial, the summary reports what
+//! the batch must look like as the line's stations make it (`stations::route`).
 
 use std::process::ExitCode;
 
@@ -11,9 +13,10 @@ use anyhow::{Context, bail};
 use chrono::{Datelike, Months, NaiveDate, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::args::SimulateArgs;
+use super::args::{SimulateArgs, Transport};
 use super::mqtt::{self, Target};
-use super::plan::{LineSpec, generate};
+use super::plan::{LineSpec, Plan, generate};
+use super::serial;
 use super::summary::Summary;
 use crate::config::{self, Config};
 use crate::gs1;
@@ -21,14 +24,28 @@ use crate::gs1;
 pub fn command(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     let config = config::load(&args.config.config)?;
     let spec = spec_from(&args, &config, Utc::now().date_naive())?;
-    let plan = generate(&spec)?;
-    let target = Target::from_config(&config, &spec.line);
+    let mut plan = generate(&spec)?;
     let progress = progress_bar(plan.messages.len() as u64, args.quiet);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let delivered = runtime.block_on(mqtt::play(&target, &plan.messages, args.rate, &progress))?;
+    let delivered = match args.transport {
+        Transport::Mqtt => {
+            let mut target = Target::from_config(&config, &spec.line);
+            if let Some(id) = &args.client_id {
+                target.client_id = id.clone();
+            }
+            runtime.block_on(mqtt::play(&target, &plan.messages, args.rate, &progress))?
+        }
+        Transport::Serial => {
+            let play = serial::play(&config, &spec.line, &plan, args.rate, &progress);
+            let (delivered, expected) = runtime.block_on(play)?;
+            // The stations' own doing where it differs from the plan (a reject bin's action).
+            plan = Plan { expected, ..plan };
+            delivered
+        }
+    };
     progress.finish_and_clear();
     let summary = Summary::new(&spec, &plan, &delivered);
     if args.json {
@@ -114,7 +131,7 @@ pub fn progress_bar(len: u64, quiet: bool) -> ProgressBar {
     }
     let bar = ProgressBar::new(len);
     if let Ok(style) = ProgressStyle::with_template(
-        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} messages acknowledged ({per_sec}, eta {eta})",
+        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} messages {msg} ({per_sec}, eta {eta})",
     ) {
         bar.set_style(style);
     }

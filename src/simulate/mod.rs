@@ -4,13 +4,14 @@
 //! seeded `LineSpec` (`spec`) it produces every protocol-v1 message of one batch — batch_open with its
 //! pack GTINs, units as real DataMatrix scanner strings, cases and pallets commissioned and
 //! packed, rejects and samples unpacked and ended, injected faults, batch_close — and the counts
-//! the batch must reconcile to. `mqtt` is the transport: it publishes those messages with QoS 1
+//! the batch must reconcile to. Two transports play it. `mqtt` publishes the messages with QoS 1
 //! through the broker the gateway's configuration names, paced and with a progress bar, and
-//! waits for every PUBACK. `command` is the CLI glue, `summary` the result it prints. The demo
-//! (`linegate demo`) drives the same plan and transport.
-//!
-//! Serial scanner stations (writing the codes to pty masters or configured devices) are not
-//! simulated yet: they come with the serial sources.
+//! waits for every PUBACK — through broker restarts, on a persistent session, recording which
+//! message ids the broker acknowledged. `serial` plays the line's scanner stations: virtual
+//! scanners on pty pairs behind the `[[scanner]]` device links, each reading what `stations`
+//! (pure) routes to it, the batch's open and close through the store. `command` is the CLI
+//! glue, `summary` the result it prints. The demo (`linegate demo`) drives the same plan over
+//! MQTT.
 
 pub mod args;
 mod codes;
@@ -18,7 +19,9 @@ mod command;
 mod fates;
 pub mod mqtt;
 mod plan;
+pub mod serial;
 mod spec;
+pub mod stations;
 mod summary;
 
 #[cfg(test)]
@@ -28,7 +31,11 @@ pub use args::SimulateArgs;
 pub use codes::{LabelData, sscc, sscc_label};
 pub use command::{command, progress_bar, spec_from};
 pub use plan::{Expected, LineSpec, Plan, SimMessage, SpecError, generate};
-pub use summary::Summary;
+pub use summary::{Delivered, Summary};
+
+use std::path::PathBuf;
+
+use crate::store::StoreError;
 
 /// Why a simulation could not play its messages (the I/O boundary of the simulator).
 #[derive(Debug, thiserror::Error)]
@@ -40,14 +47,38 @@ pub enum SimulateError {
         last_error: String,
     },
     #[error(
-        "lost the MQTT broker {broker} after {acked} of {total} messages were acknowledged: {source}"
+        "lost the MQTT broker {broker} for {secs} s after {acked} of {total} messages were acknowledged: {last_error}"
     )]
     Lost {
         broker: String,
+        secs: u64,
         acked: usize,
         total: usize,
-        source: rumqttc::ConnectionError,
+        last_error: String,
     },
     #[error("the plan cannot be simulated: {0}")]
     Spec(#[from] SpecError),
+    #[error("line {line} cannot play this batch on its scanners: {problem}")]
+    Stations { line: String, problem: String },
+    #[error("scanner {scanner}: device {} {why}", device.display())]
+    Device {
+        scanner: String,
+        device: PathBuf,
+        why: String,
+    },
+    #[error(
+        "scanner {scanner} committed {committed} of the {sent} messages it was sent and nothing more for {secs} s: is `linegate run` running with this configuration, and does it read {}?",
+        device.display()
+    )]
+    Stalled {
+        scanner: String,
+        device: PathBuf,
+        committed: u64,
+        sent: u64,
+        secs: u64,
+    },
+    #[error("the gateway refused {id}: {reason}")]
+    Refused { id: String, reason: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }

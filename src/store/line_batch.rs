@@ -6,6 +6,8 @@
 //! unit) and then sends an ordinary message naming that batch, which the rules judge inside
 //! the writing transaction as usual — a batch closed in between is refused there.
 
+use rusqlite::params;
+
 use super::StoreError;
 use super::read::ReadOnlyStore;
 
@@ -42,5 +44,29 @@ impl ReadOnlyStore {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// How many messages scanner station `scanner` of `line` has had committed (applied or
+    /// refused), over every daemon start: their ids are `{scanner}-{session}-{seq}`. The serial
+    /// simulator waits on this count before a step that depends on the station's reads.
+    pub fn scanner_messages(&self, line: &str, scanner: &str) -> Result<u64, StoreError> {
+        // The range walks `{scanner}-…` on the primary key; the GLOB leaves out a scanner whose
+        // id only starts with `{scanner}-` (its ids have a '-' more after the prefix).
+        let n: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT count(*) FROM messages
+                 WHERE line = ?1 AND message_id >= ?2 AND message_id < ?3 AND message_id NOT GLOB ?4",
+            )?
+            .query_row(
+                params![
+                    line,
+                    format!("{scanner}-"),
+                    format!("{scanner}."),
+                    format!("{scanner}-*-*-*")
+                ],
+                |r| r.get(0),
+            )?;
+        Ok(n as u64)
     }
 }

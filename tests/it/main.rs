@@ -26,5 +26,6 @@ mod serial;
 mod serial_disk_guard;
 mod serial_stations;
 mod simulate;
+mod simulate_serial;
 mod support;
 mod upstream_outage;

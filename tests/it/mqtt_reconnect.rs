@@ -1,111 +1,225 @@
-//! Broker restarts: linegate reconnects, subscribes again, and stores everything exactly once.
+//! Broker restarts: the line's publisher and linegate both reconnect, and every message the
+//! broker acknowledged is stored exactly once.
 //!
-//! Promise: while a line publishes 50,000 QoS1 messages and the broker is stopped and started
-//! ten times, every message the broker acknowledged to the publisher is stored exactly once:
-//! the publisher re-sends what it had no PUBACK for (QoS1), the broker re-delivers what
-//! linegate had not acknowledged, and linegate de-duplicates by message id. The broker is
-//! stopped with SIGTERM (it saves its queue): with SIGKILL mosquitto itself loses up to one
-//! autosave interval of messages it had acknowledged, which is the broker's durability, not
-//! ours (`durability.rs` covers SIGKILL with an autosave barrier). A second scenario restarts
-//! a broker without persistence, which forgets our session and every retained message:
-//! linegate must subscribe again and republish the line state.
+//! Promise: while `linegate simulate` (the library's MQTT transport, as the binary uses it)
+//! publishes a batch of 50,512 QoS1 messages — 25,000 units one code per message, each packed
+//! into its case by a message of its own, cases onto pallets, the batch opened and closed — and
+//! the broker is stopped and started ten times, every message the broker acknowledged to the
+//! publisher is stored exactly once: the simulator keeps its session, connects again and
+//! publishes again what had no PUBACK (QoS1), the broker redelivers what linegate had not
+//! acknowledged, and linegate de-duplicates by message id. The simulator's record of PUBACKed
+//! message ids must hold every message once, and the gateway's reconciliation of the closed
+//! batch must be exactly the plan's (a message lost would be missing from the counts, and one
+//! applied twice would be quarantined as a repeated scan or pack), with nothing refused; a
+//! sample of units shows its commissioning and packing message ids once each in its history.
+//! Every restart must find the simulator mid-stream (it is paced with `rate` so that it is):
+//! it must report a reconnect for each. The broker is stopped with SIGTERM (it saves its
+//! queue): with SIGKILL mosquitto itself loses up to one autosave interval of messages it had
+//! acknowledged, which is the broker's durability, not ours (`durability.rs` covers SIGKILL
+//! with an autosave barrier). A second scenario restarts a broker without persistence, which
+//! forgets our session and every retained message: linegate must subscribe again and
+//! republish the line state.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, ensure};
+use anyhow::{Context, Result, ensure};
+use chrono::NaiveDate;
+use indicatif::ProgressBar;
+use linegate::rules::reconcile::Level;
+use linegate::simulate::mqtt::{self, Target};
+use linegate::simulate::{LineSpec, Plan, generate};
 
 use crate::mqtt_backpressure::next_json;
 use crate::mqtt_world::{MqttWorld, plain};
+use crate::support::ledger::{BatchDetail, CASE_GTIN, SerialDetail};
 use crate::support::mosquitto::Setup;
 use crate::support::{
-    LINE, MqttClient, QuarantineRow, TOPIC_PREFIX, batch_open, cli_json, code, commission,
-    events_topic, pace, poll_until, run_tag,
+    GTIN, LINE, QuarantineRow, TOPIC_PREFIX, batch_open, cli_json, code, commission, events_topic,
+    pace, poll_until, run_tag,
 };
 
 const RESTARTS: usize = 10;
-/// How far the publisher may run ahead of what is stored.
-const WINDOW: u64 = 5_000;
+/// Units per second the simulator plays (two messages per unit): slow enough that all ten
+/// restarts (each waits until linegate subscribed again) fall inside the run.
+const RATE: f64 = 1000.0;
 
-fn messages() -> usize {
-    std::env::var("LINEGATE_IT_MQTT_MESSAGES")
+/// About this many messages (`LINEGATE_IT_MQTT_MESSAGES` for a quick run): two per unit.
+fn units() -> u32 {
+    let messages = std::env::var("LINEGATE_IT_MQTT_MESSAGES")
         .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(50_000)
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(50_000);
+    (messages / 2).max(200)
 }
 
-#[tokio::test]
+fn spec(batch: &str, units: u32) -> LineSpec {
+    LineSpec {
+        line: LINE.into(),
+        batch: batch.into(),
+        gtin: GTIN.into(),
+        case_gtin: CASE_GTIN.into(),
+        company_prefix: "0361414".into(),
+        lot: "LOT-RST".into(),
+        expiry: NaiveDate::from_ymd_opt(2030, 6, 30).unwrap_or_default(),
+        units,
+        case_size: 100,
+        pallet_size: 25,
+        reject_rate: 0.0,
+        samples: 0,
+        faults: 0,
+        codes_per_message: 1,
+        seed: fastrand::u64(..),
+    }
+}
+
+/// For a few units across the batch: (registry key, commissioning message id, packing id).
+fn sample_units(plan: &Plan, n: usize) -> Result<Vec<(String, String, String)>> {
+    let mut commissioned: HashMap<&str, &str> = HashMap::new();
+    let mut packed: Vec<(&str, &str)> = Vec::new();
+    for m in &plan.messages {
+        let b = &m.body;
+        match b["type"].as_str() {
+            Some("commission") => {
+                for c in b["codes"].as_array().into_iter().flatten() {
+                    commissioned.insert(c.as_str().unwrap_or_default(), &m.id);
+                }
+            }
+            Some("aggregate") if !b["parent"].as_str().unwrap_or_default().starts_with("]C1") => {
+                for c in b["children"].as_array().into_iter().flatten() {
+                    packed.push((c.as_str().unwrap_or_default(), &m.id));
+                }
+            }
+            _ => {}
+        }
+    }
+    let today = chrono::Utc::now().date_naive();
+    let step = (packed.len() / n).max(1);
+    packed
+        .iter()
+        .step_by(step)
+        .map(|&(raw, packing)| {
+            let key = linegate::gs1::parse_code(raw, today)?.id.key();
+            let c = commissioned
+                .get(raw)
+                .context("a packed unit never commissioned")?;
+            Ok((key, c.to_string(), packing.to_string()))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mqtt_broker_restarted_ten_times_under_load_stores_each_message_once() -> Result<()> {
-    let n = messages();
     let started = Instant::now();
     let dir = MqttWorld::dir()?;
     let mut world = MqttWorld::start(dir, &Setup::default(), |b| b.url(), "", "").await?;
     let daemon = world.daemon().await?;
-    // A persistent session, like a PLC that must not lose what it sent: rumqttc drops its
-    // un-acknowledged publishes when it reconnects to a session the broker does not have.
-    let line = Arc::new(MqttClient::connect(world.broker.port(), "plc", false).await?);
-    let topic = events_topic(LINE);
-    line.publish(&topic, batch_open("open", "B-RST"), "open")
-        .await?;
-    // The publisher keeps at most WINDOW messages ahead of what linegate stored, so every
-    // restart finds both sides mid-stream.
-    let stored = Arc::new(AtomicU64::new(0));
     let tag = run_tag();
-    let publisher = {
-        let (line, topic, stored) = (line.clone(), topic.clone(), stored.clone());
-        tokio::spawn(async move {
-            let mut tick = pace(Duration::from_millis(50));
-            for i in 0..n {
-                while (i as u64) > stored.load(Ordering::Relaxed) + WINDOW {
-                    tick.tick().await;
-                }
-                let id = format!("m{i}");
-                let body = commission(&id, "B-RST", &[code(&format!("S{tag}{i:06}"))]);
-                line.publish(&topic, body, &id).await?;
-            }
-            anyhow::Ok(())
-        })
+    let batch = format!("B-RST-{tag}");
+    let plan = generate(&spec(&batch, units()))?;
+    let total = plan.messages.len();
+    let target = Target {
+        host: "127.0.0.1".into(),
+        port: world.broker.port(),
+        client_id: format!("sim-{tag}"),
+        topic: events_topic(LINE),
+    };
+    // The progress bar is the simulator's count of PUBACKs: restarts are timed by it.
+    let progress = ProgressBar::hidden();
+    let simulator = {
+        let (messages, progress) = (plan.messages.clone(), progress.clone());
+        tokio::spawn(async move { mqtt::play(&target, &messages, Some(RATE), &progress).await })
     };
     let mut restarts = 0;
-    let mut tick = pace(Duration::from_millis(250));
-    while restarts < RESTARTS || !publisher.is_finished() {
+    let mut tick = pace(Duration::from_millis(50));
+    while restarts < RESTARTS {
         tick.tick().await;
-        if let Ok(s) = world.stored_serials().await {
-            stored.store(s, Ordering::Relaxed);
-        }
-        // Restart k once linegate stored k/11 of the messages: mid-stream on both sides.
-        let due = ((restarts + 1) * n / (RESTARTS + 1)) as u64;
-        // … and only once linegate is back (subscribed again) after the previous restart.
+        let acked = progress.position() as usize;
+        // Restart k once the broker acknowledged k/12 of the messages: mid-stream for the
+        // simulator, and only once linegate is back (subscribed again) after the last restart.
+        let due = (restarts + 1) * total / (RESTARTS + 2);
         let back = plain(&daemon.log()).matches("subscribed filter=").count() > restarts;
-        if restarts < RESTARTS && back && stored.load(Ordering::Relaxed) >= due {
+        if back && acked >= due {
+            ensure!(
+                !simulator.is_finished(),
+                "the simulator finished before restart {}: {:?}",
+                restarts + 1,
+                simulator.await?
+            );
             world.broker.restart_graceful().await?;
             restarts += 1;
+            let stored = world.stored_serials().await.unwrap_or(0);
             eprintln!(
-                "restart {restarts}: {} acked by the broker, {} stored, {:.1} s",
-                line.acked_count(),
-                stored.load(Ordering::Relaxed),
+                "restart {restarts}: {acked} of {total} acked by the broker, {stored} identifiers stored, {:.1} s",
                 started.elapsed().as_secs_f64()
             );
         }
         ensure!(
-            started.elapsed() < Duration::from_secs(1800),
-            "no progress: {} acked, {} stored",
-            line.acked_count(),
-            stored.load(Ordering::Relaxed)
+            started.elapsed() < Duration::from_secs(600),
+            "no progress: {acked} acked"
         );
     }
-    publisher.await??;
-    line.wait_acked(n + 1, Duration::from_secs(600)).await?;
-    world
-        .wait_serials(n as u64, Duration::from_secs(900))
-        .await?;
+    let delivered = tokio::time::timeout(Duration::from_secs(120), simulator)
+        .await
+        .with_context(|| {
+            format!(
+                "the simulator did not finish: {} of {total} acked",
+                progress.position()
+            )
+        })???;
+    ensure!(
+        delivered.reconnects as usize >= RESTARTS,
+        "the simulator reconnected {} times for {RESTARTS} restarts",
+        delivered.reconnects
+    );
+    // The simulator's record: every message acknowledged, none twice.
+    let acked: BTreeSet<&str> = delivered.acked.iter().map(String::as_str).collect();
+    ensure!(
+        delivered.acked.len() == total && acked.len() == total,
+        "{} PUBACKs recorded, {} distinct, for {total} messages",
+        delivered.acked.len(),
+        acked.len()
+    );
+    ensure!(plan.messages.iter().all(|m| acked.contains(m.id.as_str())));
+
+    // batch_close was acknowledged: once linegate has it, the batch is reconciled.
+    let b = poll_until("the batch closed", Duration::from_secs(600), async || {
+        let b: BatchDetail = cli_json(&["batch", "show", &batch], &world.config).await?;
+        Ok((b.row.state == "closed").then_some(b))
+    })
+    .await?;
+    let e = &plan.expected;
+    let level = |name: &str, l| {
+        let want = e.levels.get(&l).copied().unwrap_or_default();
+        let got = b.report.level(name);
+        (want.commissioned, want.aggregated, want.unaggregated)
+            == (got.commissioned, got.aggregated, got.unaggregated)
+    };
+    ensure!(
+        b.report_final
+            && level("each", Level::Each)
+            && level("pack", Level::Pack)
+            && level("logistic", Level::Logistic)
+            && b.report.good_units == e.good_units
+            && b.report.loose == 0,
+        "the gateway reconciled {:#?}; the plan says {:?}",
+        b.report,
+        e.levels
+    );
     let q: Vec<QuarantineRow> = cli_json(&["quarantine", "list"], &world.config).await?;
     ensure!(
         q.is_empty(),
         "refused (duplicates?): {:#?}",
         &q[..q.len().min(5)]
     );
+    for (key, commissioned, packed) in sample_units(&plan, 8)? {
+        let s: SerialDetail = cli_json(&["serial", "show", &key], &world.config).await?;
+        let ids: Vec<&str> = s.history.iter().map(|h| h.message_id.as_str()).collect();
+        ensure!(
+            ids == [commissioned.as_str(), packed.as_str()],
+            "{key}: history {ids:?}, sent as {commissioned} and {packed}"
+        );
+    }
     // Subscribed again after every restart (the last one may still be reconnecting).
     poll_until(
         "a subscription after every restart",
@@ -117,7 +231,8 @@ async fn mqtt_broker_restarted_ten_times_under_load_stores_each_message_once() -
     )
     .await?;
     eprintln!(
-        "{n} messages, {RESTARTS} broker restarts: {:.1} s",
+        "{total} messages, {RESTARTS} broker restarts, {} simulator reconnects: {:.1} s",
+        delivered.reconnects,
         started.elapsed().as_secs_f64()
     );
     Ok(())
