@@ -4,13 +4,16 @@
 //! values are constants here). Writers are pure functions from a `Document` to bytes; they do no
 //! I/O and can only fail on a document that cannot be represented. Today there is the EPCIS 1.2
 //! XML writer with SBDH (`xml12`); issue "every upstream message" adds EPCIS 2.0 JSON-LD and XML.
+//! `hash` computes an event's `eventID`, the GS1 event hash, from its EPCIS 2.0 JSON-LD form.
 
+mod hash;
 mod xml12;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::gs1::{EpcUri, Gln};
 
+pub use hash::{EventHashError, EventHasher, event_id};
 pub use xml12::write_epcis12;
 
 /// CBV 1.2 vocabulary in the URN form EPCIS 1.2 documents use.
