@@ -12,6 +12,7 @@
 //!   through `rules::LedgerView`. The assembler's pure build step runs outside the writer on a
 //!   read snapshot; its documents are enqueued in the transaction that marks the batch assembled.
 
+mod checkpoint;
 mod ledger;
 mod line_batch;
 mod line_state;
@@ -133,10 +134,6 @@ enum Command {
         Box<outbox::Built>,
         oneshot::Sender<Result<Option<Assembled>, StoreError>>,
     ),
-    NextDelivery(
-        String,
-        oneshot::Sender<Result<Option<Delivery>, StoreError>>,
-    ),
     RecordAttempt(
         outbox::AttemptRecord,
         oneshot::Sender<Result<(), StoreError>>,
@@ -163,11 +160,15 @@ pub struct Store {
 /// Owns the writer thread; `join` waits for it after every `Store` handle is dropped.
 pub struct StoreThread {
     handle: Option<std::thread::JoinHandle<()>>,
+    checkpointer: Option<checkpoint::Checkpointer>,
 }
 
 impl StoreThread {
     /// Waits until the writer has applied everything queued and closed the database.
     pub fn join(mut self) {
+        if let Some(c) = self.checkpointer.take() {
+            c.finish();
+        }
         if let Some(h) = self.handle.take()
             && h.join().is_err()
         {
@@ -192,6 +193,13 @@ impl Store {
                 source,
             })?;
         let conn = writer::open_connection(&data_dir.join(DB_FILE))?;
+        // Checkpoints run beside the writer (see `checkpoint`), never inside a commit.
+        conn.pragma_update(
+            None,
+            "wal_autocheckpoint",
+            checkpoint::WRITER_BACKSTOP_PAGES,
+        )?;
+        let checkpointer = Some(checkpoint::Checkpointer::start(&data_dir.join(DB_FILE))?);
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
         let wakeups = Arc::new(Wakeups::default());
         let thread_wakeups = wakeups.clone();
@@ -210,6 +218,7 @@ impl Store {
             },
             StoreThread {
                 handle: Some(handle),
+                checkpointer,
             },
         ))
     }
@@ -260,10 +269,18 @@ impl Store {
         }
     }
 
-    /// The next document to send to `upstream`, in creation order (due or not).
+    /// The next document to send to `upstream`, in creation order (due or not). Read through a
+    /// read-only connection on a blocking thread, not by the writer: a document can be tens of
+    /// MB, and reading it must not hold up the lines' commits.
     pub async fn next_delivery(&self, upstream: &str) -> Result<Option<Delivery>, StoreError> {
         let name = upstream.to_string();
-        self.call(|tx| Command::NextDelivery(name, tx)).await
+        let dir = self.data_dir.clone();
+        tokio::task::spawn_blocking(move || {
+            let store = ReadOnlyStore::open(&dir)?;
+            outbox::next_delivery(&store.conn, &name)
+        })
+        .await
+        .map_err(|e| StoreError::NotCommitted(format!("reading the outbox stopped: {e}")))?
     }
 
     /// Records the outcome of one delivery attempt.

@@ -207,7 +207,7 @@ pub(super) fn parse_ts(s: &str) -> Option<chrono::DateTime<Utc>> {
 }
 
 pub(super) fn next_delivery(
-    conn: &mut Connection,
+    conn: &Connection,
     upstream: &str,
 ) -> Result<Option<Delivery>, StoreError> {
     let row = conn

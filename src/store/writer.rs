@@ -142,9 +142,6 @@ fn run_single(conn: &mut Connection, cmd: Command, wakeups: &Wakeups, policy: &R
             }
             let _ = reply.send(result);
         }
-        Command::NextDelivery(upstream, reply) => {
-            let _ = reply.send(outbox::next_delivery(conn, &upstream));
-        }
         Command::RecordAttempt(rec, reply) => {
             let _ = reply.send(outbox::record_attempt(conn, &rec));
         }
