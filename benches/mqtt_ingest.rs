@@ -206,6 +206,7 @@ fn target(port: u16, topic: String, id: &str) -> Target {
         port,
         client_id: format!("bench-{id}-{}", std::process::id()),
         topic,
+        settings: None,
     }
 }
 

@@ -31,6 +31,8 @@ use tokio::time::Instant;
 use super::summary::Delivered;
 use super::{SimMessage, SimulateError};
 use crate::config::Config;
+use crate::config::Mqtt;
+use crate::sources::mqtt::options;
 
 /// Messages handed to rumqttc and not yet acknowledged.
 const WINDOW: usize = 64;
@@ -51,6 +53,9 @@ pub struct Target {
     /// Stable for the whole run: the broker keeps the session under it across reconnects.
     pub client_id: String,
     pub topic: String,
+    /// The gateway's `[mqtt]` section, for its TLS and login settings (the line's client uses
+    /// the broker as the gateway does); None: plain TCP, anonymous.
+    pub settings: Option<Mqtt>,
 }
 
 impl Target {
@@ -65,6 +70,7 @@ impl Target {
                 std::process::id()
             ),
             topic: format!("{}/lines/{line}/events", config.mqtt.topic_prefix),
+            settings: Some(config.mqtt.clone()),
         }
     }
 
@@ -211,13 +217,18 @@ pub async fn play(
 /// A fresh client on the run's persistent session, polled until the CONNACK; refused or failed
 /// attempts are retried with backoff until `deadline` has passed (then: the last error).
 async fn connect(target: &Target, deadline: Duration) -> Result<(AsyncClient, EventLoop), String> {
-    let mut opts = MqttOptions::new(&target.client_id, &target.host, target.port);
+    let mut opts = match &target.settings {
+        // A setup problem (an unreadable CA file, a missing password) will not go away by
+        // retrying: report it at once.
+        Some(mqtt) => options::for_broker(mqtt, &target.client_id).map_err(|e| e.to_string())?,
+        None => MqttOptions::new(&target.client_id, &target.host, target.port),
+    };
     opts.set_clean_session(false)
-        .set_keep_alive(Duration::from_secs(30))
         // Room beyond WINDOW: packet ids never collide while the broker acks in order.
         .set_inflight(2 * WINDOW as u16)
         .set_max_packet_size(1024 * 1024, MAX_OUTGOING);
     let (client, mut eventloop) = AsyncClient::new(opts, WINDOW + 8);
+    eventloop.set_network_options(options::network());
     let until = Instant::now() + deadline;
     let mut backoff = BACKOFF_FIRST;
     let mut last_error = String::from("no answer");

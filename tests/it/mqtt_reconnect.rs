@@ -123,6 +123,7 @@ async fn mqtt_broker_restarted_ten_times_under_load_stores_each_message_once() -
         port: world.broker.port(),
         client_id: format!("sim-{tag}"),
         topic: events_topic(LINE),
+        settings: None,
     };
     // The progress bar is the simulator's count of PUBACKs: restarts are timed by it.
     let progress = ProgressBar::hidden();

@@ -5,15 +5,19 @@
 //! time; and when the CA or the password is wrong it says so in the log, naming the cause and
 //! the setting, keeps retrying with backoff and does not crash — a corrected password file is
 //! picked up on the next attempt, without a restart. The password never appears in the log.
+//! `linegate simulate` uses the same `[mqtt]` TLS and login settings as the daemon.
 
 use std::time::Duration;
 
-use anyhow::{Result, ensure};
+use anyhow::{Context, Result, ensure};
+use serde_json::Value;
 
 use crate::mqtt_world::{MqttWorld, mosquitto_password_file, plain};
 use crate::support::mosquitto::Setup;
 use crate::support::tls::TestPki;
-use crate::support::{LINE, batch_open, code, commission, events_topic, run_tag};
+use crate::support::{
+    LINE, batch_open, cli, cli_json, code, commission, events_topic, poll_until, run_tag,
+};
 
 const RIGHT: &str = "right-horse-battery-staple";
 const WRONG: &str = "wrong-horse-battery-staple";
@@ -75,9 +79,55 @@ async fn mqtt_tls_with_client_certificate_stores_messages() -> Result<()> {
         "not connected over TLS:\n{}",
         plain(&daemon.log())
     );
+    // `linegate simulate` reaches the same broker with the gateway's TLS settings and client
+    // certificate (a line client without them would be refused by this broker).
+    let config = world.config.to_str().context("config path")?;
+    let out = cli(&[
+        "simulate",
+        "--config",
+        config,
+        "--units",
+        "100",
+        "--case-size",
+        "25",
+        "--seed",
+        "5",
+        "--quiet",
+        "--json",
+    ])
+    .await?;
+    ensure!(
+        out.status.success(),
+        "simulate over TLS failed:\n{}",
+        out.all_text()
+    );
+    let summary: Value = serde_json::from_str(&out.stdout).context("simulate --json")?;
+    let batch = summary["batch"]
+        .as_str()
+        .context("the summary names its batch")?
+        .to_string();
+    let simulated = poll_until(
+        "the simulated batch closed",
+        Duration::from_secs(60),
+        async || {
+            let rows: Vec<Value> = cli_json(&["batch", "list"], &world.config).await?;
+            Ok(rows
+                .iter()
+                .find(|r| r["batch"] == batch.as_str() && r["state"] == "closed")
+                .and_then(|r| r["serials"].as_u64()))
+        },
+    )
+    .await?;
+    ensure!(
+        simulated >= 100,
+        "only {simulated} identifiers of 100 units"
+    );
+
     send_batch(&world, "B-TLS", 25).await?;
-    world.wait_serials(25, Duration::from_secs(60)).await?;
-    ensure!(world.batch_count().await? == 1);
+    world
+        .wait_serials(simulated + 25, Duration::from_secs(60))
+        .await?;
+    ensure!(world.batch_count().await? == 2);
     Ok(())
 }
 

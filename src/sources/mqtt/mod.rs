@@ -13,7 +13,7 @@
 
 mod ingest;
 mod line_state;
-mod options;
+pub mod options;
 mod session;
 
 use std::collections::BTreeSet;

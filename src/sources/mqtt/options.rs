@@ -15,7 +15,7 @@ use rumqttc::{
 };
 
 use super::MqttSourceConfig;
-use crate::config::PasswordSource;
+use crate::config::{Mqtt, PasswordSource};
 
 /// Largest packet we read off the wire. Bigger than any sane payload so that an oversized
 /// message reaches the decoder and is quarantined, instead of killing the connection (which
@@ -53,13 +53,22 @@ struct Password(String);
 
 /// Builds the options for one connection attempt.
 pub fn build(cfg: &MqttSourceConfig) -> Result<MqttOptions, MqttSetupError> {
-    let mut opts = MqttOptions::new(&cfg.mqtt.client_id, &cfg.mqtt.host, cfg.mqtt.port);
+    let mut opts = for_broker(&cfg.mqtt, &cfg.mqtt.client_id)?;
     // The persistent session is what keeps messages at the broker while we are away.
     opts.set_clean_session(false);
     opts.set_manual_acks(true);
-    opts.set_keep_alive(cfg.mqtt.keep_alive);
     opts.set_max_packet_size(MAX_INCOMING_PACKET, MAX_OUTGOING_PACKET);
-    if let Some(tls) = &cfg.mqtt.tls {
+    Ok(opts)
+}
+
+/// Options to reach the broker of an `[mqtt]` section as `client_id`: address, keep-alive, TLS
+/// (CA, client certificate) and login — what every client of that broker needs, the gateway's
+/// source and `linegate simulate` alike. Files are read now, so a rotated password or
+/// certificate is used on the next connection.
+pub fn for_broker(mqtt: &Mqtt, client_id: &str) -> Result<MqttOptions, MqttSetupError> {
+    let mut opts = MqttOptions::new(client_id, &mqtt.host, mqtt.port);
+    opts.set_keep_alive(mqtt.keep_alive);
+    if let Some(tls) = &mqtt.tls {
         let ca = read_pem(
             &tls.ca_file,
             "CA certificate file",
@@ -89,7 +98,7 @@ pub fn build(cfg: &MqttSourceConfig) -> Result<MqttOptions, MqttSetupError> {
             client_auth,
         }));
     }
-    if let Some(creds) = &cfg.mqtt.credentials {
+    if let Some(creds) = &mqtt.credentials {
         let password = match &creds.password {
             Some(source) => password(source)?,
             None => Password(String::new()),
@@ -220,7 +229,7 @@ fn looks_like_tls(e: &ConnectionError) -> bool {
 }
 
 /// Exponential backoff with jitter for reconnecting, reset after a successful connection.
-pub struct Backoff {
+pub(crate) struct Backoff {
     next: Duration,
 }
 
