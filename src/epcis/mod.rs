@@ -6,6 +6,7 @@
 //! XML writer with SBDH (`xml12`); issue "every upstream message" adds EPCIS 2.0 JSON-LD and XML.
 //! `hash` computes an event's `eventID`, the GS1 event hash, from its EPCIS 2.0 JSON-LD form.
 
+pub mod event;
 mod hash;
 mod xml12;
 
