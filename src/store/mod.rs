@@ -17,6 +17,8 @@ mod ledger;
 mod line_batch;
 mod line_state;
 mod outbox;
+#[cfg(test)]
+mod outbox_tests;
 mod read;
 mod read_ledger;
 mod registry;
