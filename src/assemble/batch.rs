@@ -1,13 +1,14 @@
 //! End of batch, spine version: one commissioning ObjectEvent per batch, per upstream partner.
 //!
 //! Pure: from a `BatchSnapshot` read in the assembling transaction, plus the site's and the
-//! partner's identities, build the EPCIS document. The caller supplies the instance id, the
-//! creation time and the local offset, so this function is deterministic and testable.
+//! partner's identities, build the EPCIS document's `Header` and events. The caller supplies the
+//! instance id, the creation time and the local offset, so this function is deterministic and
+//! testable.
 //! Issue "every upstream message" grows this into the End-of-Batch variants.
 
 use chrono::{DateTime, Utc};
 
-use crate::epcis::{Action, Document, Ilmd, ObjectEvent, cbv};
+use crate::epcis::{Action, Event, Header, Ilmd, cbv};
 use crate::gs1::{EpcUri, Gln};
 use crate::model::BatchSnapshot;
 
@@ -28,6 +29,13 @@ pub struct Place {
     pub biz_location: EpcUri,
 }
 
+/// An end-of-batch document: its header and its events, in document order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndOfBatch {
+    pub header: Header,
+    pub events: Vec<Event>,
+}
+
 /// Builds the end-of-batch document, or None when the batch commissioned nothing.
 pub fn end_of_batch(
     snap: &BatchSnapshot,
@@ -36,28 +44,33 @@ pub fn end_of_batch(
     instance_id: String,
     created: DateTime<Utc>,
     tz_offset: &dyn Fn(DateTime<Utc>) -> String,
-) -> Option<Document> {
+) -> Option<EndOfBatch> {
     // The commissioning happened over the whole run; the event stands at its last commission.
     let event_time = snap.commissioned.iter().map(|c| c.time).max()?;
-    let event = ObjectEvent {
+    let mut event = Event::object(
+        snap.commissioned.iter().map(|c| c.epc.clone()).collect(),
+        Action::Add,
         event_time,
-        tz_offset: tz_offset(event_time),
-        epcs: snap.commissioned.iter().map(|c| c.epc.clone()).collect(),
-        action: Action::Add,
-        biz_step: Some(cbv::BIZSTEP_COMMISSIONING.to_string()),
-        disposition: Some(cbv::DISP_ACTIVE.to_string()),
-        read_point: Some(place.read_point.clone()),
-        biz_location: Some(place.biz_location.clone()),
-        ilmd: Some(Ilmd {
-            lot: snap.lot.clone(),
-            expiry: snap.expiry,
-        }),
-    };
-    Some(Document {
-        instance_id,
-        created,
-        sender_gln: partner.sender_gln.clone(),
-        receiver_gln: partner.receiver_gln.clone(),
+        tz_offset(event_time),
+    )
+    .with_step(cbv::COMMISSIONING, cbv::ACTIVE)
+    .at(
+        Some(place.read_point.clone()),
+        Some(place.biz_location.clone()),
+    );
+    event.ilmd = Some(Ilmd {
+        lot: snap.lot.clone(),
+        expiry: snap.expiry,
+    });
+    Some(EndOfBatch {
+        header: Header {
+            instance_id,
+            created,
+            sender_gln: partner.sender_gln.clone(),
+            receiver_gln: partner.receiver_gln.clone(),
+            dscsa_statement: None,
+            tracelink_extensions: false,
+        },
         events: vec![event],
     })
 }
@@ -96,7 +109,7 @@ mod tests {
         }
     }
 
-    fn build(n: usize) -> Option<Document> {
+    fn build(n: usize) -> Option<EndOfBatch> {
         let place = Place {
             read_point: uri("urn:epc:id:sgln:0361414.00001.L1"),
             biz_location: uri("urn:epc:id:sgln:0361414.00000.0"),
@@ -121,12 +134,24 @@ mod tests {
         let doc = build(3).expect("document");
         assert_eq!(doc.events.len(), 1);
         let e = &doc.events[0];
-        assert_eq!(e.epcs.len(), 3);
-        assert_eq!(e.epcs[2].as_str(), "urn:epc:id:sgtin:0361414.056789.S2");
+        let crate::epcis::EventKind::Object { epcs } = &e.kind else {
+            panic!("an ObjectEvent, got {:?}", e.kind);
+        };
+        assert_eq!(epcs.len(), 3);
+        assert_eq!(epcs[2].as_str(), "urn:epc:id:sgtin:0361414.056789.S2");
+        assert_eq!(e.action, Action::Add);
+        assert_eq!(
+            e.biz_step.as_ref().map(|t| t.urn()).as_deref(),
+            Some("urn:epcglobal:cbv:bizstep:commissioning")
+        );
+        assert_eq!(
+            e.disposition.as_ref().map(|t| t.urn()).as_deref(),
+            Some("urn:epcglobal:cbv:disp:active")
+        );
         assert_eq!(e.event_time, snap(3).commissioned[2].time);
         assert_eq!(e.ilmd.as_ref().map(|i| i.lot.as_str()), Some("LOT1"));
         assert_eq!(e.tz_offset, "+01:00");
-        assert_eq!(doc.receiver_gln.as_str(), "0614141000005");
+        assert_eq!(doc.header.receiver_gln.as_str(), "0614141000005");
     }
 
     #[test]

@@ -103,7 +103,7 @@ fn builder(cfg: &AssemblerConfig) -> BuildFn {
                 tracing::warn!(batch = %snap.batch, "batch closed with no commissioned codes; no document sent");
                 continue;
             };
-            let body = epcis::write_epcis12(&doc).map_err(|e| e.to_string())?;
+            let body = epcis::write_epcis12(&doc.header, &doc.events).map_err(|e| e.to_string())?;
             docs.push(NewDocument {
                 document_id: id,
                 kind: "end_of_batch".into(),
