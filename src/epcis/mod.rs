@@ -26,7 +26,7 @@ pub use xml20::{Epcis20XmlWriter, write_epcis20_xml};
 /// Errors of the writers. Identifiers arrive as validated `gs1` types, so only the sink can fail.
 #[derive(Debug, thiserror::Error)]
 pub enum EpcisError {
-    #[error("cannot write XML: {0}")]
+    #[error("cannot write the document: {0}")]
     Write(#[from] std::io::Error),
     #[error("cannot compute the eventID: {0}")]
     EventHash(#[from] EventHashError),
