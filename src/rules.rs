@@ -23,7 +23,8 @@ use std::collections::HashMap;
 
 use crate::model::{BatchOpen, LineEvent, LineMessage, RejectCode, Rejection};
 pub use batch::{BatchState, BatchView};
-use serial::{SerialFacts, SerialState};
+pub use serial::SerialState;
+use serial::SerialFacts;
 
 /// Plant settings that change the rules (from the configuration file).
 #[derive(Debug, Clone, Default)]

@@ -7,6 +7,10 @@
 //! batch assembled — all in one commit. The assembler never talks to sources or forwarders.
 
 pub mod batch;
+pub mod eob;
+pub mod partner;
+pub mod rows;
+pub mod split;
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -198,10 +198,28 @@ fn document_context_json() -> J {
 /// Sets `e.event_id` to the GS1 event hash of its JSON-LD form in [`document_context`]. The
 /// hash leaves `eventID` out, so assigning twice gives the same id.
 pub fn assign_event_id(e: &mut Event) -> Result<(), EpcisError> {
-    let hasher = EventHasher::new(Some(&document_context()))?;
-    let id = hasher.event_id(&event_json(e, false).to_value())?;
-    e.event_id = Some(id);
-    Ok(())
+    EventIds::new()?.assign(e)
+}
+
+/// [`assign_event_id`] for many events: the document context is read once.
+#[derive(Debug, Clone)]
+pub struct EventIds {
+    hasher: EventHasher,
+}
+
+impl EventIds {
+    pub fn new() -> Result<Self, EpcisError> {
+        Ok(EventIds {
+            hasher: EventHasher::new(Some(&document_context()))?,
+        })
+    }
+
+    /// Sets `e.event_id` (the same id whichever format the event is then written in).
+    pub fn assign(&self, e: &mut Event) -> Result<(), EpcisError> {
+        let id = self.hasher.event_id(&event_json(e, false).to_value())?;
+        e.event_id = Some(id);
+        Ok(())
+    }
 }
 
 /// Writes one EPCIS 2.0 JSON-LD document to `sink`, an event at a time: `begin` writes the

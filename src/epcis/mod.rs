@@ -19,7 +19,7 @@ pub use event::{
     SourceDest, Term, Vocabulary, cbv,
 };
 pub use hash::{EventHashError, EventHasher, event_id};
-pub use json20::{Json20Writer, assign_event_id, document_context, event_value};
+pub use json20::{EventIds, Json20Writer, assign_event_id, document_context, event_value};
 pub use xml12::{Epcis12Writer, write_epcis12};
 pub use xml20::{Epcis20XmlWriter, write_epcis20_xml};
 

@@ -149,6 +149,21 @@ INSERT INTO serial_history (serial, event, state)
 SELECT s.id, e.seq, s.state FROM serials s
 JOIN serial_events e ON e.line = s.line AND e.message_id = s.message_id;
 "#,
+    // 3: every upstream message (issue 6). An End of Batch may wait for the QA release
+    // (`release_document`); documents are streamed to files under `outbox/` (`file`, the body
+    // column then stays empty), may be split into parts, and an End of Batch carries the
+    // reconciliation report beside it (`sidecar`).
+    r#"
+ALTER TABLE batches ADD COLUMN release_document TEXT
+    CHECK (release_document IN ('pending', 'assembled', 'failed'));
+CREATE INDEX batches_release_document ON batches(release_document)
+    WHERE release_document = 'pending';
+ALTER TABLE documents ADD COLUMN file TEXT;
+ALTER TABLE documents ADD COLUMN sidecar TEXT;
+ALTER TABLE documents ADD COLUMN part INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE documents ADD COLUMN parts INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE documents ADD COLUMN format TEXT;
+"#,
 ];
 
 /// The schema version this build writes.

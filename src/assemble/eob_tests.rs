@@ -1,0 +1,2 @@
+//! Tests of the End of Batch builder.
+use super::*;
