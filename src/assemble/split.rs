@@ -236,8 +236,7 @@ impl<'a, S: DocumentSink> Splitter<'a, S> {
         let open = self.open.as_mut().expect("a part is open");
         open.writer.event(&e)?;
         let staged = self.staging.0.borrow().len() as u64;
-        if max_bytes > 0 && open.events > 0 && open.bytes + staged + FOOTER_ALLOWANCE > max_bytes
-        {
+        if max_bytes > 0 && open.events > 0 && open.bytes + staged + FOOTER_ALLOWANCE > max_bytes {
             // Does not fit: this part ends before the event, which starts the next one.
             self.close_part()?;
             self.start_part()?;

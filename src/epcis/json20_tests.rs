@@ -1,8 +1,6 @@
 //! Snapshots of the EPCIS 2.0 JSON-LD writer, every document checked against GS1's JSON Schema
 //! (formats validated), and eventIDs checked against GS1's expected hashes.
 
-use std::sync::OnceLock;
-
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Value, json};
 
@@ -170,26 +168,8 @@ fn raw_document(header: &Header, events: &[Event]) -> (String, Vec<String>) {
     (text, ids)
 }
 
-fn validator() -> &'static jsonschema::Validator {
-    static V: OnceLock<jsonschema::Validator> = OnceLock::new();
-    V.get_or_init(|| {
-        let path = format!("{REFERENCE}/epcis-2.0/epcis-json-schema.json");
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-            panic!("GS1's EPCIS JSON Schema must be at {path} (../shared/reference): {e}")
-        });
-        let schema: Value = serde_json::from_str(&text).expect("schema is JSON");
-        jsonschema::draft7::options()
-            .should_validate_formats(true)
-            .build(&schema)
-            .expect("schema compiles")
-    })
-}
-
 fn errors(doc: &Value) -> Vec<String> {
-    validator()
-        .iter_errors(doc)
-        .map(|e| format!("{}: {e}", e.instance_path()))
-        .collect()
+    crate::epcis::testkit::json_errors(doc)
 }
 
 fn assert_valid(doc: &Value) {

@@ -14,6 +14,9 @@ mod xml12;
 mod xml20;
 mod xml_common;
 
+#[cfg(test)]
+pub(crate) use xml_common::testkit;
+
 pub use event::{
     Action, BizTransaction, DscsaStatement, Event, EventKind, Header, Ilmd, PackagingLevel,
     SourceDest, Term, Vocabulary, cbv,

@@ -185,9 +185,10 @@ impl<W: Write> Xml<W> {
     }
 }
 
-/// Test support shared by `xml12_tests` and `xml20_tests`: fixtures and the xmllint check.
+/// Test support shared by the writers' tests and the message builders' (`assemble`): fixtures,
+/// the xmllint check and the JSON Schema check against GS1's official schemas.
 #[cfg(test)]
-pub(super) mod testkit {
+pub(crate) mod testkit {
     use std::path::PathBuf;
     use std::process::Command;
 
@@ -384,6 +385,28 @@ pub(super) mod testkit {
         } else {
             Err(String::from_utf8_lossy(&out.stderr).into_owned())
         }
+    }
+
+    /// GS1's EPCIS 2.0 JSON Schema, compiled once, formats checked.
+    pub fn json_validator() -> &'static jsonschema::Validator {
+        static V: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+        V.get_or_init(|| {
+            let path = schema("epcis-2.0/epcis-json-schema.json");
+            let text = std::fs::read_to_string(&path).expect("the JSON Schema is readable");
+            let schema: serde_json::Value = serde_json::from_str(&text).expect("schema is JSON");
+            jsonschema::draft7::options()
+                .should_validate_formats(true)
+                .build(&schema)
+                .expect("schema compiles")
+        })
+    }
+
+    /// Every JSON Schema error of `doc`, with its path; empty when valid.
+    pub fn json_errors(doc: &serde_json::Value) -> Vec<String> {
+        json_validator()
+            .iter_errors(doc)
+            .map(|e| format!("{}: {e}", e.instance_path()))
+            .collect()
     }
 
     /// Asserts `xml` validates against the official XSD.
