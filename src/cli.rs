@@ -88,6 +88,9 @@ pub enum Command {
     /// The main job end to end: embedded broker, simulated line, gateway, local upstream
     #[command(after_help = crate::demo::EXAMPLES)]
     Demo(crate::demo::DemoArgs),
+    /// Write a batch's End of Batch (EPCIS 1.2, 2.0 JSON-LD or 2.0 XML) to a file or stdout
+    #[command(after_help = crate::export::EXAMPLES)]
+    Export(crate::export::ExportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -284,6 +287,9 @@ mod tests {
             vec!["linegate", "batch", "close", "B1", "--config", "x.toml"],
             vec!["linegate", "batch", "release", "B1", "--config", "x.toml"],
             vec![
+                "linegate", "export", "B1", "--format", "epcis-1.2", "--config", "x.toml",
+            ],
+            vec![
                 "linegate", "batch", "cancel", "B1", "--config", "x.toml", "--reason", "r",
             ],
             vec![
@@ -318,6 +324,7 @@ mod tests {
                 Command::Batch(BatchCommand::Cancel(c)) => c.batch.config.config,
                 Command::Serial(SerialCommand::Show(s)) => s.config.config,
                 Command::Simulate(s) => s.config.config,
+                Command::Export(e) => e.config.config,
                 Command::Demo(_) => unreachable!("the demo builds its own configuration"),
             };
             assert_eq!(path, PathBuf::from("x.toml"), "{args:?}");

@@ -34,6 +34,7 @@ pub mod config;
 pub mod demo;
 pub mod disk_guard;
 pub mod epcis;
+pub mod export;
 pub mod forward;
 pub mod gs1;
 pub mod health;

@@ -14,6 +14,7 @@ mod code_cmd;
 mod demo;
 mod durability;
 mod end_to_end;
+mod export;
 mod harness_selftest;
 mod line_rules;
 mod model_check;
