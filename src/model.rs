@@ -56,6 +56,76 @@ pub enum LineEvent {
     BatchRelease {
         batch: String,
     },
+    /// A shipment leaves the site (`ship`, from the warehouse system or `linegate ship`).
+    Ship(Shipment),
+    /// A sale that did not leave after all: its units are available again.
+    VoidShipment {
+        shipment: String,
+        /// The partner's change-reason code.
+        reason: String,
+    },
+    /// Units shipped earlier come back to the site.
+    Receive(Receipt),
+}
+
+/// Whether a shipment changes ownership.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShipmentKind {
+    /// Ownership passes to the buyer; only a sale can be voided.
+    Sale,
+    /// To another site of the same owner; ends with a receipt there.
+    Transfer,
+}
+
+impl ShipmentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShipmentKind::Sale => "sale",
+            ShipmentKind::Transfer => "transfer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [ShipmentKind::Sale, ShipmentKind::Transfer]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// A trading party: its GLN-13 (business-transaction ids) and its SGLN (source/destination).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Party {
+    pub gln: String,
+    pub sgln: EpcUri,
+}
+
+/// What a `ship` message says: a despatch advice.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shipment {
+    /// The despatch-advice number: unique for the site.
+    pub shipment: String,
+    pub kind: ShipmentKind,
+    /// The top-level identifiers (pallets, loose cases, loose units); their contents go along.
+    pub codes: Vec<CodeRecord>,
+    /// The buyer's purchase order.
+    pub po: Option<String>,
+    /// Who ships and from where; None: the site (`gateway.site_gln`).
+    pub from_party: Option<Party>,
+    pub from_location: Option<EpcUri>,
+    pub to_party: Party,
+    /// SGLN of the place it goes to.
+    pub to_location: EpcUri,
+}
+
+/// What a `receive` message says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Receipt {
+    /// The receiving document (receiving advice) number.
+    pub document: String,
+    /// The top-level identifiers received; their contents come with them.
+    pub codes: Vec<CodeRecord>,
+    /// The shipment they arrive from, when the receiver knows it.
+    pub shipment: Option<String>,
 }
 
 /// What happens to the units of a `LineEvent::Units`.
@@ -66,8 +136,8 @@ pub enum UnitAction {
     Sample,
     /// A unit wrongly recorded as sampled goes back to commissioned (a status correction).
     CorrectStatus,
-    /// Leaves the site as a top-level unit, with everything packed in it. Shipment messages
-    /// (issue "upstream messages") will send it; protocol v1 has no `ship` message yet.
+    /// Leaves the site as a top-level unit, with everything packed in it, without a shipment
+    /// record or document: the judgement `LineEvent::Ship` builds on (the protocol's `ship`).
     Ship,
 }
 
@@ -95,6 +165,9 @@ impl LineEvent {
             LineEvent::BatchClose { .. } => "batch_close",
             LineEvent::BatchCancel { .. } => "batch_cancel",
             LineEvent::BatchRelease { .. } => "batch_release",
+            LineEvent::Ship(_) => "ship",
+            LineEvent::VoidShipment { .. } => "void_shipment",
+            LineEvent::Receive(_) => "receive",
         }
     }
 }
@@ -173,11 +246,13 @@ pub enum RejectCode {
     RepeatedChild,
     GtinMismatch,
     LabelMismatch,
+    ShipmentExists,
+    UnknownShipment,
 }
 
 impl RejectCode {
     /// Every code, in the order the protocol documentation lists them.
-    pub const ALL: [RejectCode; 27] = [
+    pub const ALL: [RejectCode; 29] = [
         RejectCode::InvalidJson,
         RejectCode::PayloadTooLarge,
         RejectCode::MissingField,
@@ -205,6 +280,8 @@ impl RejectCode {
         RejectCode::RepeatedChild,
         RejectCode::GtinMismatch,
         RejectCode::LabelMismatch,
+        RejectCode::ShipmentExists,
+        RejectCode::UnknownShipment,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -236,6 +313,8 @@ impl RejectCode {
             RejectCode::RepeatedChild => "repeated_child",
             RejectCode::GtinMismatch => "gtin_mismatch",
             RejectCode::LabelMismatch => "label_mismatch",
+            RejectCode::ShipmentExists => "shipment_exists",
+            RejectCode::UnknownShipment => "unknown_shipment",
         }
     }
 

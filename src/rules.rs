@@ -9,6 +9,8 @@
 //! * `batch`: the batch lifecycle (open → running → closed → released, or cancelled).
 //! * `commission`: commissioning, wrong-label detection, one commissioning per serial.
 //! * `units`: aggregation, disaggregation, decommission, destroy, sample and ship.
+//! * `ship`: shipments — `ship` (units' ship plus a despatch advice used once), `void_shipment`
+//!   (sales only) and `receive`, against the store's shipments (`ShipmentLedger`).
 //! * `serial`, `aggregation`: the per-identifier state machine and the packing checks.
 //! * `reconcile`: the end-of-batch report.
 
@@ -17,14 +19,16 @@ pub mod batch;
 pub mod commission;
 pub mod reconcile;
 pub mod serial;
+pub mod ship;
 pub mod units;
 
 use std::collections::HashMap;
 
 use crate::model::{BatchOpen, LineEvent, LineMessage, RejectCode, Rejection};
 pub use batch::{BatchState, BatchView};
-pub use serial::SerialState;
 use serial::SerialFacts;
+pub use serial::SerialState;
+pub use ship::{ShipmentLedger, ShipmentRecord, ShippedItem};
 
 /// Plant settings that change the rules (from the configuration file).
 #[derive(Debug, Clone, Default)]
@@ -123,7 +127,7 @@ pub struct Commissioning {
 pub type Verdict<E> = Result<Result<Plan, Rejection>, E>;
 
 /// Decides whether `msg` may be applied and what it writes.
-pub fn judge<L: LedgerView>(
+pub fn judge<L: ShipmentLedger>(
     msg: &LineMessage,
     ledger: &L,
     policy: &RulesPolicy,
@@ -143,6 +147,9 @@ pub fn judge<L: LedgerView>(
             units::disaggregate(msg, parent, children.as_deref(), ledger)
         }
         LineEvent::Units { action, codes, .. } => units::units(msg, *action, codes, ledger),
+        LineEvent::Ship(s) => ship::ship(msg, s, ledger),
+        LineEvent::VoidShipment { shipment, .. } => ship::void(shipment, ledger),
+        LineEvent::Receive(r) => ship::receive(r, ledger),
     }
 }
 

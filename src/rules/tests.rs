@@ -9,13 +9,16 @@ use super::serial::{SerialFacts, SerialState};
 use super::*;
 use crate::model::{BatchOpen, CodeRecord, UnitAction};
 
-const G: &str = "00361414567894";
-const CASE_G: &str = "50361414567899";
+pub(super) const G: &str = "00361414567894";
+pub(super) const CASE_G: &str = "50361414567899";
 
+/// The ledger in memory: what the store holds, as the rules see it.
 #[derive(Default)]
-struct Ledger {
-    batches: HashMap<String, BatchView>,
-    serials: HashMap<String, SerialRecord>,
+pub(super) struct Ledger {
+    pub batches: HashMap<String, BatchView>,
+    pub serials: HashMap<String, SerialRecord>,
+    /// Shipments in shipping order: the record and each identifier with "top-level".
+    pub shipments: Vec<(String, ShipmentRecord, Vec<(String, bool)>)>,
 }
 
 impl LedgerView for Ledger {
@@ -56,9 +59,59 @@ impl LedgerView for Ledger {
     }
 }
 
+impl ShipmentLedger for Ledger {
+    fn shipment(&self, id: &str) -> Result<Option<ShipmentRecord>, Self::Error> {
+        let found = self.shipments.iter().find(|(s, ..)| s == id);
+        Ok(found.map(|(_, r, _)| r.clone()))
+    }
+    fn shipment_items(&self, id: &str) -> Result<Vec<ShippedItem>, Self::Error> {
+        let Some(at) = self.shipments.iter().position(|(s, ..)| s == id) else {
+            return Ok(Vec::new());
+        };
+        let later = &self.shipments[at + 1..];
+        let mut items: Vec<ShippedItem> = (self.shipments[at].2.iter())
+            .map(|(key, top)| ShippedItem {
+                key: key.clone(),
+                record: self.serial(key).ok().flatten().expect("known"),
+                top_level: *top,
+                latest: !later
+                    .iter()
+                    .any(|(.., keys)| keys.iter().any(|(k, _)| k == key)),
+            })
+            .collect();
+        items.sort_by_key(|i| !i.top_level);
+        Ok(items)
+    }
+}
+
 impl Ledger {
+    /// Applies an accepted message's plan and records its shipment, as the store does.
+    pub(super) fn apply_message(&mut self, msg: &LineMessage, plan: Plan) {
+        match &msg.event {
+            LineEvent::Ship(s) => {
+                let items = (plan.serials.iter())
+                    .map(|w| (w.key.clone(), s.codes.iter().any(|c| c.key == w.key)))
+                    .collect();
+                let record = ShipmentRecord {
+                    kind: s.kind,
+                    line: msg.line.clone(),
+                    message_id: msg.message_id.clone(),
+                    voided: false,
+                };
+                self.shipments.push((s.shipment.clone(), record, items));
+            }
+            LineEvent::VoidShipment { shipment, .. } => {
+                for (id, record, _) in &mut self.shipments {
+                    record.voided |= id == shipment;
+                }
+            }
+            _ => {}
+        }
+        self.apply(plan);
+    }
+
     /// Applies an accepted plan, as the store does.
-    fn apply(&mut self, plan: Plan) {
+    pub(super) fn apply(&mut self, plan: Plan) {
         if let Some(BatchWrite::State { batch, state, .. }) = &plan.batch {
             self.batches.get_mut(batch).expect("batch").state = *state;
         }
@@ -97,7 +150,7 @@ fn view(state: BatchState) -> BatchView {
     }
 }
 
-fn ledger(state: BatchState) -> Ledger {
+pub(super) fn ledger(state: BatchState) -> Ledger {
     let mut l = Ledger::default();
     l.batches.insert("B1".into(), view(state));
     l.batches.insert("B0".into(), view(BatchState::Closed));
@@ -115,7 +168,7 @@ fn key(gtin: &str, serial: &str) -> String {
     format!("(01){gtin}(21){serial}")
 }
 
-fn code(gtin: &str, serial: &str, lot: Option<&str>) -> CodeRecord {
+pub(super) fn code(gtin: &str, serial: &str, lot: Option<&str>) -> CodeRecord {
     let key = key(gtin, serial);
     let parsed = crate::gs1::parse_code(&key, expiry()).expect("test code parses");
     let prefixes = crate::gs1::CompanyPrefixes::new(vec![], Some(7)).expect("prefixes");
@@ -128,7 +181,7 @@ fn code(gtin: &str, serial: &str, lot: Option<&str>) -> CodeRecord {
     }
 }
 
-fn msg(line: &str, event: LineEvent) -> LineMessage {
+pub(super) fn msg(line: &str, event: LineEvent) -> LineMessage {
     LineMessage {
         line: line.into(),
         message_id: "m".into(),
@@ -137,7 +190,7 @@ fn msg(line: &str, event: LineEvent) -> LineMessage {
     }
 }
 
-fn verdict(l: &Ledger, line: &str, event: LineEvent) -> Result<Plan, Rejection> {
+pub(super) fn verdict(l: &Ledger, line: &str, event: LineEvent) -> Result<Plan, Rejection> {
     let policy = RulesPolicy::default();
     let Ok(v) = judge(&msg(line, event), l, &policy);
     v
@@ -148,7 +201,7 @@ fn check(state: BatchState, line: &str, event: LineEvent, expect: Option<RejectC
     assert_eq!(v.as_ref().err().map(|r| r.code), expect, "{v:?}");
 }
 
-fn commission(codes: Vec<CodeRecord>) -> LineEvent {
+pub(super) fn commission(codes: Vec<CodeRecord>) -> LineEvent {
     LineEvent::Commission {
         batch: "B1".into(),
         codes,

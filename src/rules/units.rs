@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::aggregation::{self, AggregationRefusal, ChildFacts};
 use super::batch::BatchState;
-use super::serial::{self, Policy, SerialEvent, SerialFacts, SerialState};
+use super::serial::{self, Policy, Refusal, SerialEvent, SerialFacts, SerialState};
 use super::{LedgerView, Plan, SerialRecord, SerialWrite, Verdict, refuse, reject_code};
 use crate::model::{CodeRecord, LineMessage, RejectCode, Rejection, UnitAction};
 
@@ -213,9 +213,13 @@ pub(super) fn units<L: LedgerView>(
         let next = match serial::transition(facts, event, Policy::default()) {
             Ok(n) => n,
             Err(refusal) => {
+                let why = match action {
+                    UnitAction::Ship => shipping_refusal(refusal),
+                    _ => refusal.to_string(),
+                };
                 return refuse(
                     reject_code(refusal.code()),
-                    format!("codes[{i}] {} {refusal}", code.key),
+                    format!("codes[{i}] {} {why}", code.key),
                 );
             }
         };
@@ -225,8 +229,11 @@ pub(super) fn units<L: LedgerView>(
             parent: rec.as_ref().and_then(|r| r.parent.clone()),
             commissioned: None,
         });
-        if action == UnitAction::Ship && next.children > 0 {
-            ship_contents(&code.key, ledger, &mut writes)?;
+        if action == UnitAction::Ship
+            && next.children > 0
+            && let Err(r) = ship_contents(&code.key, ledger, &mut writes)?
+        {
+            return Ok(Err(r));
         }
     }
     Ok(Ok(Plan {
@@ -235,15 +242,46 @@ pub(super) fn units<L: LedgerView>(
     }))
 }
 
-/// Everything packed in `key`, at any depth, leaves with it.
+/// Why a unit cannot leave, in the shipper's words.
+fn shipping_refusal(refusal: Refusal) -> String {
+    match refusal {
+        Refusal::Terminal => "was destroyed; a destroyed unit never leaves the site".into(),
+        Refusal::WrongState { state } => format!(
+            "is {}; only a commissioned unit can be shipped",
+            state.as_str()
+        ),
+        Refusal::Packed => {
+            "is packed in a parent; ship the top-level container, or unpack it first".into()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Everything packed in `key`, at any depth, leaves with it — all of it commissioned: a
+/// container with a sampled, decommissioned or destroyed unit in it does not leave.
 fn ship_contents<L: LedgerView>(
     key: &str,
     ledger: &L,
     writes: &mut Vec<SerialWrite>,
-) -> Result<(), L::Error> {
+) -> Result<Result<(), Rejection>, L::Error> {
     let mut stack = vec![key.to_string()];
     while let Some(k) = stack.pop() {
         for child in ledger.children(&k)? {
+            let state = ledger.serial(&child)?.map(|r| r.facts.state);
+            if state != Some(SerialState::Commissioned) {
+                let (code, what) = match state {
+                    Some(SerialState::Destroyed) => (RejectCode::Destroyed, "destroyed"),
+                    Some(s) => (RejectCode::InvalidTransition, s.as_str()),
+                    None => (RejectCode::NotCommissioned, "unknown"),
+                };
+                return Ok(Err(Rejection::new(
+                    code,
+                    format!(
+                        "{child}, packed in {k} (under {key}), is {what}; a container leaves only \
+                         with commissioned contents — unpack it first"
+                    ),
+                )));
+            }
             writes.push(SerialWrite {
                 key: child.clone(),
                 state: SerialState::Shipped,
@@ -253,5 +291,5 @@ fn ship_contents<L: LedgerView>(
             stack.push(child);
         }
     }
-    Ok(())
+    Ok(Ok(()))
 }

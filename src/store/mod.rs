@@ -23,6 +23,7 @@ mod read;
 mod read_ledger;
 mod registry;
 mod schema;
+mod shipments;
 mod writer;
 
 use std::os::unix::fs::DirBuilderExt;

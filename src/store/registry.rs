@@ -262,6 +262,7 @@ fn write_serials(
             params![msg.line, msg.message_id, msg.event.kind(), at, reason],
             |r| r.get(0),
         )?;
+    super::shipments::record(tx, msg, event)?;
     // A message names few parents (one case, one pallet): resolve each key to its row once.
     let mut parent_ids: HashMap<String, i64> = HashMap::new();
     for w in serials {

@@ -164,6 +164,79 @@ ALTER TABLE documents ADD COLUMN part INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE documents ADD COLUMN parts INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE documents ADD COLUMN format TEXT;
 "#,
+    // 4: shipments (issue 6). One row per `ship`, at its `serial_events` row, with the despatch
+    // advice's facts (a NULL ship-from is the site) and its document's state; what it took —
+    // the top-level identifiers (parent NULL) and everything under them, with the parent each
+    // left in — in `shipment_items`, so its documents and its void read exactly what left. The
+    // void of a sale marks the row (its own event and document state). Receipts likewise, with
+    // their top-level identifiers.
+    r#"
+CREATE TABLE shipments (
+    id              INTEGER PRIMARY KEY,
+    desadv          TEXT NOT NULL UNIQUE,
+    line            TEXT NOT NULL,
+    message_id      TEXT NOT NULL,
+    event           INTEGER NOT NULL UNIQUE REFERENCES serial_events(seq),
+    kind            TEXT NOT NULL CHECK (kind IN ('sale', 'transfer')),
+    po              TEXT,
+    from_party      TEXT,
+    from_party_sgln TEXT,
+    from_location   TEXT,
+    to_party        TEXT NOT NULL,
+    to_party_sgln   TEXT NOT NULL,
+    to_location     TEXT NOT NULL,
+    shipped_at      TEXT NOT NULL,
+    document        TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (document IN ('pending', 'assembled', 'failed')),
+    assembled_at    TEXT,
+    failure         TEXT,
+    voided_at       TEXT,
+    void_event      INTEGER UNIQUE REFERENCES serial_events(seq),
+    void_reason     TEXT,
+    void_document   TEXT CHECK (void_document IN ('pending', 'assembled', 'failed')),
+    void_failure    TEXT
+);
+CREATE INDEX shipments_document ON shipments(document) WHERE document = 'pending';
+CREATE INDEX shipments_void_document ON shipments(void_document)
+    WHERE void_document = 'pending';
+CREATE TABLE shipment_items (
+    shipment INTEGER NOT NULL REFERENCES shipments(id),
+    serial   INTEGER NOT NULL REFERENCES serials(id),
+    parent   INTEGER REFERENCES serials(id),
+    PRIMARY KEY (shipment, serial)
+) WITHOUT ROWID;
+CREATE INDEX shipment_items_by_parent ON shipment_items(shipment, parent);
+CREATE INDEX shipment_items_by_serial ON shipment_items(serial);
+CREATE TABLE receipts (
+    event        INTEGER PRIMARY KEY REFERENCES serial_events(seq),
+    line         TEXT NOT NULL,
+    message_id   TEXT NOT NULL,
+    recadv       TEXT NOT NULL,
+    shipment     INTEGER REFERENCES shipments(id),
+    received_at  TEXT NOT NULL,
+    document     TEXT NOT NULL DEFAULT 'pending'
+                 CHECK (document IN ('pending', 'assembled', 'failed')),
+    assembled_at TEXT,
+    failure      TEXT
+);
+CREATE INDEX receipts_document ON receipts(document) WHERE document = 'pending';
+CREATE TABLE receipt_items (
+    receipt INTEGER NOT NULL REFERENCES receipts(event),
+    serial  INTEGER NOT NULL REFERENCES serials(id),
+    PRIMARY KEY (receipt, serial)
+) WITHOUT ROWID;
+"#,
+    // Per-event reporting (issue 6): each partner's cursor in `serial_events` (the last message
+    // it was reported), and the indexes that find a partner's next message by kind and read a
+    // message's identifiers (both are appended to in order as messages commit).
+    r#"
+CREATE TABLE message_cursor (
+    upstream   TEXT PRIMARY KEY,
+    last_event INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX serial_events_by_kind ON serial_events(kind, seq);
+CREATE INDEX serial_history_by_event ON serial_history(event, serial);
+"#,
 ];
 
 /// The schema version this build writes.
