@@ -10,6 +10,7 @@ pub mod batch;
 pub mod eob;
 pub mod partner;
 pub mod rows;
+pub mod shipment;
 pub mod single;
 pub mod split;
 
