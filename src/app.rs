@@ -177,11 +177,7 @@ fn assembler_config(config: &Config) -> AssemblerConfig {
         partners: config
             .upstreams
             .iter()
-            .map(|u| Partner {
-                upstream: u.name.clone(),
-                sender_gln: u.sender_gln.clone(),
-                receiver_gln: u.receiver_gln.clone(),
-            })
+            .map(|u| Partner::new(&u.name, u.sender_gln.clone(), u.receiver_gln.clone()))
             .collect(),
         tz_offset: config.gateway.timezone_offset.clone(),
     }

@@ -340,38 +340,25 @@ pub struct Quarantined {
 /// How much of a rejected payload the quarantine keeps (the rest of a 10 MB blob is noise).
 pub const QUARANTINE_PAYLOAD_MAX: usize = 64 * 1024;
 
-/// A closed batch with everything the assembler needs, read in the assembling transaction.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BatchSnapshot {
-    pub batch: String,
-    pub line: String,
-    pub gtin: String,
-    pub lot: String,
-    pub expiry: NaiveDate,
-    pub work_order: Option<String>,
-    pub planned_quantity: Option<u64>,
-    pub opened_at: DateTime<Utc>,
-    pub closed_at: DateTime<Utc>,
-    /// Commissioned identifiers in commissioning order.
-    pub commissioned: Vec<Commissioned>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Commissioned {
-    pub epc: EpcUri,
-    pub time: DateTime<Utc>,
-}
-
-/// A document ready for the outbox: built by the assembler, stored with its deliveries.
+/// A document the assembler filed in the outbox, to be recorded with its delivery: its bytes
+/// are in `file` (under the store's outbox directory), written and made durable before this
+/// is recorded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewDocument {
     /// The SBDH InstanceIdentifier; also the `Idempotency-Key` on every delivery attempt.
     pub document_id: String,
+    /// The message it is (`MessageKind::as_str`, e.g. `end_of_batch`).
     pub kind: String,
     pub content_type: String,
-    pub body: Vec<u8>,
     /// The upstream it is addressed to (`[[upstream]] name`).
     pub upstream: String,
+    /// Its file name in the outbox directory.
+    pub file: String,
+    /// Which part of the message it is (1-based, sending order), of `parts`.
+    pub part: usize,
+    pub parts: usize,
+    /// The partner's format (`Format::as_str`).
+    pub format: String,
 }
 
 #[cfg(test)]

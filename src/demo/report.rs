@@ -115,11 +115,12 @@ pub fn print(i: &Inputs<'_>) -> anyhow::Result<bool> {
     let shown = i.shown_dir.join("upstream").join(file_name);
     let xml = std::fs::read_to_string(&doc.path)
         .with_context(|| format!("reading {}", doc.path.display()))?;
+    // Commission, aggregation and product release events (an identifier is in several).
+    let events = xml.matches("<ObjectEvent>").count() + xml.matches("<AggregationEvent>").count();
     println!(
-        "\nEnd-of-Batch document: {} ({} bytes, {} EPCs, Idempotency-Key {})",
+        "\nEnd-of-Batch document: {} ({} bytes, {events} events, Idempotency-Key {})",
         shown.display(),
         doc.bytes,
-        xml.matches("<epc>").count(),
         doc.idempotency_key
     );
     for row in store.outbox()? {

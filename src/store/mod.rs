@@ -9,9 +9,11 @@
 //!   loss. The schema is migrated by `user_version` (see `schema`).
 //! * The request channel is bounded: when the disk is slow, callers wait (backpressure), nobody drops.
 //! * Only this module knows SQL. The line rules are judged here, inside the writing transaction,
-//!   through `rules::LedgerView`. The assembler's pure build step runs outside the writer on a
-//!   read snapshot; its documents are enqueued in the transaction that marks the batch assembled.
+//!   through `rules::LedgerView`. The assembler's build step runs outside the writer, streaming
+//!   a read snapshot (`SqliteBatchRows`, the assembler's `BatchRows`) into files under
+//!   `outbox/`; its documents are recorded in the transaction that marks the batch assembled.
 
+mod batch_rows;
 mod checkpoint;
 mod ledger;
 mod line_batch;
@@ -32,13 +34,16 @@ use std::sync::Arc;
 
 use tokio::sync::{Notify, mpsc, oneshot};
 
+pub use batch_rows::SqliteBatchRows;
 pub use line_batch::OpenBatch;
 pub use line_state::BatchProgress;
-pub use outbox::{AttemptOutcome, Delivery};
+pub use outbox::{AttemptOutcome, Delivery, OUTBOX_DIR, OutboxFiles, OutboxSink, PartFile};
 pub use read::{OutboxRow, QuarantineRow, ReadOnlyStore};
 pub use read_ledger::{BatchDetail, BatchRow, HistoryRow, SerialDetail};
 
-use crate::model::{BatchSnapshot, LineMessage, NewDocument, Rejection};
+use crate::assemble::partner::EobTrigger;
+use crate::assemble::rows::{AssembleError, BatchRows};
+use crate::model::{LineMessage, NewDocument, Rejection};
 
 /// Most ingest requests applied in one transaction.
 pub const GROUP_MAX: usize = 512;
@@ -63,6 +68,14 @@ pub enum StoreError {
     TooNew { found: i64, supported: i64 },
     #[error("stored value is unreadable: {0}")]
     Corrupt(String),
+    #[error("cannot read {path}: {source}")]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// Reading the batch or filing its documents failed; the assembly is tried again later.
+    #[error("assembling stopped: {0}")]
+    Assembly(String),
     /// The group this request was part of did not commit (the cause is logged once).
     #[error("not committed: {0}")]
     NotCommitted(String),
@@ -112,18 +125,33 @@ impl PendingIngest {
     }
 }
 
-/// Builds the documents of one closed batch; runs inside the store's transaction, must be pure.
-pub type BuildFn = Box<dyn FnOnce(&BatchSnapshot) -> Result<Vec<NewDocument>, String> + Send>;
+/// Builds the End of Batch documents of one batch for the partners that take them at
+/// `trigger`: reads the batch through the rows (one snapshot), writes each document into a file
+/// of the outbox, and returns what to record, in sending order. Runs on a blocking thread,
+/// never in the writer. An error reading the rows or writing a file (`AssembleError::Read`,
+/// `Io`) is retried later; any other parks the batch as failed.
+pub type BuildFn = Box<
+    dyn FnOnce(
+            EobTrigger,
+            &mut dyn BatchRows,
+            &mut OutboxFiles,
+        ) -> Result<Vec<NewDocument>, AssembleError>
+        + Send,
+>;
 
 /// The result of one assembly step.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Assembled {
+    /// Recorded (no document when no partner takes the End of Batch at `trigger`, or nothing
+    /// was commissioned).
     Documents {
         batch: String,
+        trigger: EobTrigger,
         document_ids: Vec<String>,
     },
     Failed {
         batch: String,
+        trigger: EobTrigger,
         reason: String,
     },
 }
@@ -146,7 +174,7 @@ enum Command {
 /// Wake-ups for the tasks that read from the store. They carry no data: the store does.
 #[derive(Default)]
 pub struct Wakeups {
-    /// Notified after a commit that closed a batch.
+    /// Notified after a commit that closed or released a batch (a document may be due).
     pub batch_closed: Notify,
     /// Notified after a commit that enqueued documents.
     pub outbox_changed: Notify,
@@ -258,18 +286,36 @@ impl Store {
         Ok(PendingIngest(rx))
     }
 
-    /// Assembles the oldest closed batch, if any: reads it and runs `build` on a blocking
-    /// thread (never in the writer, so lines keep being acknowledged meanwhile), then records
-    /// the documents and marks the batch assembled in one transaction.
+    /// Assembles the oldest batch waiting for its End of Batch (at close or at release), if
+    /// any: reads it and runs `build` on a blocking thread (never in the writer, so lines keep
+    /// being acknowledged meanwhile), then records the documents and marks the batch assembled
+    /// in one transaction. The files of a build that is not recorded are removed.
     pub async fn assemble_next(&self, build: BuildFn) -> Result<Option<Assembled>, StoreError> {
         let dir = self.data_dir.clone();
         let built = tokio::task::spawn_blocking(move || outbox::build_next(&dir, build))
             .await
             .map_err(|e| StoreError::NotCommitted(format!("the document build stopped: {e}")))??;
         match built {
-            Some(b) => self.call(|tx| Command::Assemble(Box::new(b), tx)).await,
+            Some(b) => self.record(b).await,
             None => Ok(None),
         }
+    }
+
+    /// Records a build through the writer; removes its files unless it was recorded.
+    async fn record(&self, built: outbox::Built) -> Result<Option<Assembled>, StoreError> {
+        let files = built.files.clone();
+        let recorded = self.call(|tx| Command::Assemble(Box::new(built), tx)).await;
+        match &recorded {
+            Ok(Some(Assembled::Documents { .. })) => {}
+            // Whether the writer committed before it stopped is unknown: keep the files (a file
+            // without a row is never sent).
+            Err(StoreError::Closed) => {}
+            // Discarded (another build was recorded first), failed, or not committed.
+            _ => {
+                let _ = tokio::task::spawn_blocking(move || outbox::remove_files(&files)).await;
+            }
+        }
+        recorded
     }
 
     /// The next document to send to `upstream`, in creation order (due or not). Read through a
@@ -280,7 +326,7 @@ impl Store {
         let dir = self.data_dir.clone();
         tokio::task::spawn_blocking(move || {
             let store = ReadOnlyStore::open(&dir)?;
-            outbox::next_delivery(&store.conn, &name)
+            outbox::next_delivery(&store.conn, &dir, &name)
         })
         .await
         .map_err(|e| StoreError::NotCommitted(format!("reading the outbox stopped: {e}")))?

@@ -1,22 +1,47 @@
 //! The outbox: documents waiting to leave the plant, one delivery row per (document, upstream).
 //!
-//! A closed batch is read and built outside the writer (`build_next`, its own read-only
-//! connection), then its documents are inserted in the same transaction that marks it
-//! assembled (`record_assembly`, which first checks the batch still waits), so a batch is never
-//! assembled twice nor lost between the two steps, and the lines' writes never wait for a build. Deliveries move
-//! `pending → delivered` (2xx) or `pending → rejected` (refused for good, kept for the operator);
-//! a retry only bumps the attempt count and the next attempt time. Rows are never deleted here.
+//! A document's bytes live in a file, `<data_dir>/outbox/<document id>.<extension>`; its row in
+//! `documents` names the file (`file`; the `body` column stays empty) and carries its part
+//! number, format and, for an End of Batch, the batch's reconciliation report (`sidecar`).
+//!
+//! Assembling happens in two steps. `build_next` (a blocking thread, its own read-only
+//! connection, never the writer) finds the oldest batch waiting for its End of Batch — at its
+//! close (`document = 'pending'`) or at its QA release (`release_document = 'pending'`) — and
+//! lets the assembler's build function stream the documents from one read snapshot
+//! (`SqliteBatchRows`) into files (`OutboxFiles`: temp file, fsync, rename, fsync of the
+//! directory). Then `record_assembly` (the writer) checks in one transaction that the batch
+//! still waits, inserts the documents and their deliveries and marks the batch assembled, so a
+//! batch is never assembled twice nor lost between the two steps, and the lines' writes never
+//! wait for a build. A file is complete and durable before its row can exist; a file without a
+//! row (the process died in between, or the build was discarded and its files could not be
+//! removed) is never read nor sent: ids are fresh UUIDs, so no later build reuses its name.
+//!
+//! Deliveries move `pending → delivered` (2xx) or `pending → rejected` (refused for good, kept
+//! for the operator); a retry only bumps the attempt count and the next attempt time. Rows are
+//! never deleted here.
 
-use std::path::Path;
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use chrono::{NaiveDate, Utc};
+use chrono::Utc;
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::batch_rows::SqliteBatchRows;
 use super::ledger::ts;
 use super::{Assembled, BuildFn, ReadOnlyStore, StoreError};
-use crate::gs1::EpcUri;
-use crate::model::{BatchSnapshot, Commissioned, NewDocument};
+use crate::assemble::partner::{EobTrigger, Format};
+use crate::assemble::rows::AssembleError;
+use crate::assemble::split::DocumentSink;
+use crate::model::NewDocument;
+
+/// The directory of the document files, under the data directory.
+pub const OUTBOX_DIR: &str = "outbox";
+
+/// Write buffer of one document file.
+const FILE_BUFFER: usize = 256 * 1024;
 
 /// A document due (or waiting) for one upstream.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,31 +83,212 @@ pub(super) fn now_ms() -> i64 {
     Utc::now().timestamp_millis()
 }
 
-/// A closed batch built into documents (or a build failure), ready to be recorded.
-pub(super) struct Built {
-    batch: String,
-    /// The batch's `closed_at` as read: the record step checks it is still the same close.
-    closed_at: String,
-    result: Result<Vec<NewDocument>, String>,
+/// Where a build files its documents: `<data_dir>/outbox/<document id>.<extension>`. It
+/// remembers every file it completed, so a build that is not recorded takes them back.
+#[derive(Debug)]
+pub struct OutboxFiles {
+    dir: PathBuf,
+    written: Vec<PathBuf>,
 }
 
-/// Reads the oldest batch waiting for its documents and builds them — on the caller's thread,
-/// through a read-only connection of its own. A batch of a million units takes seconds to
-/// build; doing it in the writer (as linegate first did) held every line's acknowledgements
-/// for that long. WAL lets this read run beside the writer, and a closed batch no longer
-/// changes what its documents say.
+impl OutboxFiles {
+    /// The outbox directory of `data_dir`, created (for the service user only) if needed.
+    pub fn open(data_dir: &Path) -> io::Result<OutboxFiles> {
+        let dir = data_dir.join(OUTBOX_DIR);
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)?;
+        Ok(OutboxFiles {
+            dir,
+            written: Vec::new(),
+        })
+    }
+
+    /// The file name of document `document_id` in `format`.
+    pub fn file_name(document_id: &str, format: Format) -> String {
+        format!("{document_id}.{}", format.extension())
+    }
+
+    /// A sink writing each part as a file in `format`.
+    pub fn sink(&mut self, format: Format) -> OutboxSink<'_> {
+        OutboxSink {
+            files: self,
+            format,
+        }
+    }
+
+    /// The files completed so far.
+    pub fn written(&self) -> &[PathBuf] {
+        &self.written
+    }
+
+    /// Removes every file this build completed (it will not be recorded).
+    fn remove_all(self) {
+        remove_files(&self.written);
+    }
+}
+
+pub(super) fn remove_files(files: &[PathBuf]) {
+    for f in files {
+        if let Err(e) = std::fs::remove_file(f)
+            && e.kind() != io::ErrorKind::NotFound
+        {
+            tracing::warn!(file = %f.display(), error = %e, "cannot remove the file of a discarded document; it is never sent");
+        }
+    }
+}
+
+/// The `DocumentSink` of the outbox: one file per part, complete and durable at `close`.
+pub struct OutboxSink<'a> {
+    files: &'a mut OutboxFiles,
+    format: Format,
+}
+
+/// A part being written: a buffered temp file beside its final name, removed if dropped
+/// before `close` (a build that stopped half-way leaves nothing behind).
+pub struct PartFile {
+    w: BufWriter<File>,
+    temp: PathBuf,
+    done: bool,
+}
+
+impl Write for PartFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.w.write(buf)
+    }
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.w.write_all(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.w.flush()
+    }
+}
+
+impl Drop for PartFile {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}
+
+impl DocumentSink for OutboxSink<'_> {
+    type W = PartFile;
+
+    fn open(&mut self, document_id: &str) -> io::Result<PartFile> {
+        if document_id.is_empty()
+            || document_id.starts_with('.')
+            || document_id.contains(['/', '\0'])
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{document_id:?} cannot name a file"),
+            ));
+        }
+        let temp = self.files.dir.join(format!(
+            ".{}.tmp",
+            OutboxFiles::file_name(document_id, self.format)
+        ));
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temp)?;
+        Ok(PartFile {
+            w: BufWriter::with_capacity(FILE_BUFFER, file),
+            temp,
+            done: false,
+        })
+    }
+
+    fn close(&mut self, document_id: &str, mut w: PartFile) -> io::Result<()> {
+        w.w.flush()?;
+        w.w.get_ref().sync_all()?;
+        let path = self
+            .files
+            .dir
+            .join(OutboxFiles::file_name(document_id, self.format));
+        std::fs::rename(&w.temp, &path)?;
+        w.done = true;
+        self.files.written.push(path);
+        // The rename is durable only once the directory is.
+        File::open(&self.files.dir)?.sync_all()
+    }
+}
+
+/// A batch's documents as built (or why not), ready to be recorded.
+pub(super) struct Built {
+    batch: String,
+    trigger: EobTrigger,
+    /// `closed_at` (or `released_at`) as read: the record step checks it is still the same.
+    stamp: String,
+    result: Result<Vec<NewDocument>, String>,
+    /// The files of `result`: removed again when the build is not recorded.
+    pub files: Vec<PathBuf>,
+}
+
+/// Finds the oldest batch waiting for its End of Batch and builds it — on the caller's
+/// thread, through a read-only connection of its own, the batch read from one snapshot. A
+/// batch of a million units takes seconds to build; doing it in the writer (as linegate first
+/// did) held every line's acknowledgements for that long. WAL lets this read run beside the
+/// writer, and a closed batch no longer changes what its documents say.
+///
+/// A build that fails on the data is returned as failed (the batch is parked); one that fails
+/// reading the store or writing a file is an error (retried later), and its files are removed.
 pub(super) fn build_next(data_dir: &Path, build: BuildFn) -> Result<Option<Built>, StoreError> {
     let mut store = ReadOnlyStore::open(data_dir)?;
-    // One read transaction: the batch row and its serials from the same snapshot.
     let tx = store.conn.transaction()?;
-    let Some((snapshot, closed_at)) = closed_batch(&tx)? else {
+    let job: Option<(String, String, String)> = tx
+        .query_row(
+            "SELECT batch, job, stamp FROM (
+                 SELECT batch, 'close' AS job, closed_at AS stamp FROM batches
+                 WHERE document = 'pending'
+                 UNION ALL
+                 SELECT batch, 'release', released_at FROM batches
+                 WHERE release_document = 'pending')
+             ORDER BY stamp, batch, job LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let Some((batch, job, stamp)) = job else {
         return Ok(None);
     };
-    drop(tx);
+    let trigger = if job == "release" {
+        EobTrigger::Release
+    } else {
+        EobTrigger::Close
+    };
+    let Some(mut rows) = SqliteBatchRows::open(tx, &batch)? else {
+        return Ok(None);
+    };
+    let mut files = OutboxFiles::open(data_dir).map_err(|e| StoreError::Assembly(e.to_string()))?;
+    let result = build(trigger, &mut rows, &mut files);
+    drop(rows);
+    let result = match result {
+        Ok(docs) => Ok(docs),
+        Err(e @ (AssembleError::Read(_) | AssembleError::Io(_))) => {
+            files.remove_all();
+            return Err(StoreError::Assembly(format!("batch {batch}: {e}")));
+        }
+        Err(e) => {
+            files.remove_all();
+            return Ok(Some(Built {
+                batch,
+                trigger,
+                stamp,
+                result: Err(e.to_string()),
+                files: Vec::new(),
+            }));
+        }
+    };
     Ok(Some(Built {
-        batch: snapshot.batch.clone(),
-        closed_at,
-        result: build(&snapshot),
+        batch,
+        trigger,
+        stamp,
+        result,
+        files: files.written,
     }))
 }
 
@@ -94,110 +300,86 @@ pub(super) fn record_assembly(
     built: Built,
 ) -> Result<Option<Assembled>, StoreError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let batch = built.batch;
+    let Built {
+        batch,
+        trigger,
+        stamp,
+        result,
+        files: _,
+    } = built;
+    let (column, stamp_column) = match trigger {
+        EobTrigger::Close => ("document", "closed_at"),
+        EobTrigger::Release => ("release_document", "released_at"),
+    };
     let waiting: Option<String> = tx
         .query_row(
-            "SELECT closed_at FROM batches WHERE batch = ?1 AND document = 'pending'",
+            &format!(
+                "SELECT {stamp_column} FROM batches WHERE batch = ?1 AND {column} = 'pending'"
+            ),
             [&batch],
             |r| r.get(0),
         )
         .optional()?;
-    if waiting.as_deref() != Some(built.closed_at.as_str()) {
+    if waiting.as_deref() != Some(stamp.as_str()) {
         tracing::warn!(%batch, "batch no longer waits for documents; this build is discarded");
         return Ok(None);
     }
     let now = ts(Utc::now());
-    let result = match built.result {
+    let result = match result {
         Ok(docs) => {
             let mut ids = Vec::with_capacity(docs.len());
             for d in docs {
                 tx.prepare_cached(
-                    "INSERT INTO documents (document_id, kind, batch, content_type, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    "INSERT INTO documents (document_id, kind, batch, content_type, body, created_at,
+                                            file, sidecar, part, parts, format)
+                     VALUES (?1, ?2, ?3, ?4, x'', ?5, ?6, (SELECT report FROM batches WHERE batch = ?3),
+                             ?7, ?8, ?9)",
                 )?
-                .execute(params![d.document_id, d.kind, batch, d.content_type, d.body, now])?;
+                .execute(params![
+                    d.document_id,
+                    d.kind,
+                    batch,
+                    d.content_type,
+                    now,
+                    d.file,
+                    d.part as i64,
+                    d.parts as i64,
+                    d.format
+                ])?;
                 tx.prepare_cached("INSERT INTO deliveries (document_id, upstream, state, next_attempt_ms) VALUES (?1, ?2, 'pending', ?3)")?
                     .execute(params![d.document_id, d.upstream, now_ms()])?;
                 ids.push(d.document_id);
             }
-            tx.execute(
-                "UPDATE batches SET document = 'assembled', assembled_at = ?2 WHERE batch = ?1",
-                params![batch, now],
-            )?;
+            match trigger {
+                EobTrigger::Close => tx.execute(
+                    "UPDATE batches SET document = 'assembled', assembled_at = ?2 WHERE batch = ?1",
+                    params![batch, now],
+                )?,
+                EobTrigger::Release => tx.execute(
+                    "UPDATE batches SET release_document = 'assembled' WHERE batch = ?1",
+                    [&batch],
+                )?,
+            };
             Assembled::Documents {
                 batch,
+                trigger,
                 document_ids: ids,
             }
         }
         Err(reason) => {
             tx.execute(
-                "UPDATE batches SET document = 'failed', failure = ?2 WHERE batch = ?1",
+                &format!("UPDATE batches SET {column} = 'failed', failure = ?2 WHERE batch = ?1"),
                 params![batch, reason],
             )?;
-            Assembled::Failed { batch, reason }
+            Assembled::Failed {
+                batch,
+                trigger,
+                reason,
+            }
         }
     };
     tx.commit()?;
     Ok(Some(result))
-}
-
-/// The oldest batch waiting for its documents, and its `closed_at` as stored.
-fn closed_batch(tx: &Connection) -> Result<Option<(BatchSnapshot, String)>, StoreError> {
-    type Row = (
-        String,
-        String,
-        String,
-        String,
-        String,
-        Option<String>,
-        Option<i64>,
-        String,
-        Option<String>,
-    );
-    let row: Option<Row> = tx
-        .query_row(
-            "SELECT batch, line, gtin, lot, expiry, work_order, planned_quantity, opened_at, closed_at
-             FROM batches WHERE document = 'pending' ORDER BY closed_at, batch LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?)),
-        )
-        .optional()?;
-    let Some((batch, line, gtin, lot, expiry, work_order, planned, opened_at, closed_at)) = row
-    else {
-        return Ok(None);
-    };
-    let corrupt = |what: &str| StoreError::Corrupt(format!("batch {batch}: unreadable {what}"));
-    let expiry = NaiveDate::parse_from_str(&expiry, "%Y-%m-%d").map_err(|_| corrupt("expiry"))?;
-    let opened_at = parse_ts(&opened_at).ok_or_else(|| corrupt("opened_at"))?;
-    let closed_text = closed_at.ok_or_else(|| corrupt("closed_at"))?;
-    let closed_at = parse_ts(&closed_text).ok_or_else(|| corrupt("closed_at"))?;
-    let mut stmt =
-        tx.prepare_cached("SELECT epc, commissioned_at FROM serials WHERE batch = ?1 ORDER BY id")?;
-    let mut commissioned = Vec::new();
-    for row in stmt.query_map([&batch], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-    })? {
-        let (epc, at) = row?;
-        // Only URIs linegate rendered are stored; re-checking keeps the EPCIS input typed.
-        let epc = EpcUri::parse(&epc)
-            .map_err(|e| StoreError::Corrupt(format!("batch {batch}: serial {epc}: {e}")))?;
-        commissioned.push(Commissioned {
-            epc,
-            time: parse_ts(&at).ok_or_else(|| corrupt("commissioned_at"))?,
-        });
-    }
-    let snapshot = BatchSnapshot {
-        batch: batch.clone(),
-        line,
-        gtin,
-        lot,
-        expiry,
-        work_order,
-        planned_quantity: planned.map(|q| q as u64),
-        opened_at,
-        closed_at,
-        commissioned,
-    };
-    Ok(Some((snapshot, closed_text)))
 }
 
 pub(super) fn parse_ts(s: &str) -> Option<chrono::DateTime<Utc>> {
@@ -206,28 +388,50 @@ pub(super) fn parse_ts(s: &str) -> Option<chrono::DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// The oldest pending document of `upstream`, its body read from its file in `data_dir`'s
+/// outbox (or from the row, for a document stored before documents were files).
 pub(super) fn next_delivery(
     conn: &Connection,
+    data_dir: &Path,
     upstream: &str,
 ) -> Result<Option<Delivery>, StoreError> {
     let row = conn
         .prepare_cached(
-            "SELECT d.document_id, doc.content_type, doc.body, d.attempts, d.next_attempt_ms
+            "SELECT d.document_id, doc.content_type, doc.body, d.attempts, d.next_attempt_ms, doc.file
              FROM deliveries d JOIN documents doc ON doc.document_id = d.document_id
              WHERE d.upstream = ?1 AND d.state = 'pending' ORDER BY doc.seq LIMIT 1",
         )?
         .query_row([upstream], |r| {
-            Ok(Delivery {
-                document_id: r.get(0)?,
-                upstream: upstream.to_string(),
-                content_type: r.get(1)?,
-                body: r.get(2)?,
-                attempts: r.get::<_, i64>(3)? as u32,
-                next_attempt_ms: r.get(4)?,
-            })
+            Ok((
+                Delivery {
+                    document_id: r.get(0)?,
+                    upstream: upstream.to_string(),
+                    content_type: r.get(1)?,
+                    body: r.get(2)?,
+                    attempts: r.get::<_, i64>(3)? as u32,
+                    next_attempt_ms: r.get(4)?,
+                },
+                r.get::<_, Option<String>>(5)?,
+            ))
         })
         .optional()?;
-    Ok(row)
+    let Some((mut delivery, file)) = row else {
+        return Ok(None);
+    };
+    if let Some(file) = file {
+        delivery.body = read_document(data_dir, &file)?;
+    }
+    Ok(Some(delivery))
+}
+
+/// The path of a document file named in `documents.file`.
+pub(super) fn document_path(data_dir: &Path, file: &str) -> PathBuf {
+    data_dir.join(OUTBOX_DIR).join(file)
+}
+
+pub(super) fn read_document(data_dir: &Path, file: &str) -> Result<Vec<u8>, StoreError> {
+    let path = document_path(data_dir, file);
+    std::fs::read(&path).map_err(|source| StoreError::File { path, source })
 }
 
 pub(super) fn record_attempt(conn: &mut Connection, rec: &AttemptRecord) -> Result<(), StoreError> {

@@ -1,120 +1,343 @@
-//! The assembly steps on a real SQLite file: a build made outside the writer is recorded once,
-//! and a second build of the same batch (one that lost a race) writes nothing.
+//! The assembly steps on a real SQLite file with the real assembler build: each part of an End
+//! of Batch is a file of the outbox, recorded once with its delivery; a build that lost the race
+//! leaves no file; a partner that takes the End of Batch at the QA release gets it only then.
 
-use chrono::{NaiveDate, TimeZone, Utc};
+use std::path::Path;
 
-use super::outbox::{build_next, record_assembly};
-use super::{Assembled, BuildFn, Decoded, IngestItem, IngestOutcome, ReadOnlyStore, Store};
-use crate::gs1::EpcUri;
-use crate::model::{BatchOpen, CodeRecord, LineEvent, LineMessage, NewDocument};
-use crate::rules::RulesPolicy;
+use super::batch_rows::tests::{CASE_GTIN, Feed, UNIT_GTIN, open_store, sgtin, sscc};
+use super::outbox::build_next;
+use super::{Assembled, OUTBOX_DIR, ReadOnlyStore};
+use crate::assemble::partner::{EobTrigger, Format, Partner};
+use crate::assemble::{AssemblerConfig, builder};
+use crate::gs1::{EpcUri, Gln};
 
-fn item(n: u32, event: LineEvent) -> IngestItem {
-    let time = Utc
-        .with_ymd_and_hms(2026, 3, 4, 10, 0, n)
-        .single()
-        .expect("a time");
-    IngestItem {
-        topic: "t/lines/L1/events".into(),
-        line: Some("L1".into()),
-        received_at: time,
-        payload: Vec::new(),
-        decoded: Decoded::Accepted(LineMessage {
-            line: "L1".into(),
-            message_id: format!("m{n}"),
-            time,
-            event,
-        }),
+fn partner(name: &str, format: Format, trigger: EobTrigger) -> Partner {
+    let mut p = Partner::new(
+        name,
+        Gln::parse("0361414000001").expect("a GLN"),
+        Gln::parse("0614141000005").expect("a GLN"),
+    );
+    p.format = format;
+    p.eob_trigger = trigger;
+    p
+}
+
+fn config(partners: Vec<Partner>) -> AssemblerConfig {
+    AssemblerConfig {
+        biz_location: EpcUri::parse("urn:epc:id:sgln:0361414.00000.0").expect("an SGLN"),
+        read_points: [(
+            "L1".to_string(),
+            EpcUri::parse("urn:epc:id:sgln:0361414.00001.0").expect("an SGLN"),
+        )]
+        .into(),
+        partners,
+        tz_offset: Some("+01:00".into()),
     }
 }
 
-fn unit(serial: &str) -> CodeRecord {
-    CodeRecord {
-        key: format!("(01)00361414567894(21){serial}"),
-        epc: EpcUri::parse(&format!("urn:epc:id:sgtin:0361414.056789.{serial}")).expect("epc"),
-        gtin: Some("00361414567894".into()),
-        lot: None,
-        expiry: None,
-    }
+/// Three units in a case on a pallet, closed.
+fn closed_batch(f: &mut Feed) {
+    let units: Vec<String> = (1..=3)
+        .map(|i| sgtin(UNIT_GTIN, &format!("U{i}")))
+        .collect();
+    let case = sgtin(CASE_GTIN, "C1");
+    f.open("B1", UNIT_GTIN, CASE_GTIN);
+    f.commission("B1", &units);
+    f.commission("B1", &[case.clone(), sscc(1)]);
+    f.aggregate(&case, &units);
+    f.aggregate(&sscc(1), &[case]);
+    f.close("B1");
 }
 
-/// A build that names the batch and the number of EPCs it saw, so the test can check both.
-fn build() -> BuildFn {
-    Box::new(|snap| {
-        Ok(vec![NewDocument {
-            document_id: format!("doc-{}-{}", snap.batch, snap.commissioned.len()),
-            kind: "end_of_batch".into(),
-            content_type: "text/plain".into(),
-            body: b"body".to_vec(),
-            upstream: "mah".into(),
-        }])
+/// Every file in the outbox directory, sorted (temp files included).
+fn outbox_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = match std::fs::read_dir(dir.join(OUTBOX_DIR)) {
+        Ok(entries) => entries
+            .map(|e| {
+                e.expect("an entry")
+                    .file_name()
+                    .into_string()
+                    .expect("UTF-8")
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    names.sort();
+    names
+}
+
+/// `(document_id, upstream, file, part, parts, format, has sidecar)` of every document.
+type DocRow = (
+    String,
+    String,
+    Option<String>,
+    i64,
+    i64,
+    Option<String>,
+    bool,
+);
+
+fn documents(dir: &Path) -> Vec<DocRow> {
+    let ro = ReadOnlyStore::open(dir).expect("read-only");
+    let mut stmt = ro
+        .conn
+        .prepare(
+            "SELECT doc.document_id, d.upstream, doc.file, doc.part, doc.parts, doc.format,
+                    doc.sidecar IS NOT NULL AND length(doc.body) = 0
+             FROM documents doc JOIN deliveries d ON d.document_id = doc.document_id
+             ORDER BY doc.seq",
+        )
+        .expect("a query");
+    stmt.query_map([], |r| {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+        ))
     })
+    .expect("rows")
+    .collect::<Result<_, _>>()
+    .expect("rows")
 }
 
 #[test]
-fn a_build_is_recorded_once_and_a_late_second_build_writes_nothing() {
+fn parts_are_files_recorded_once_and_a_discarded_build_leaves_no_file() {
     let dir = tempfile::tempdir().expect("a temp dir");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    let (store, thread) = Store::open(dir.path(), RulesPolicy::default()).expect("the store");
-    let messages = vec![
-        item(
-            1,
-            LineEvent::BatchOpen(BatchOpen {
-                batch: "B1".into(),
-                gtin: "00361414567894".into(),
-                pack_gtins: vec![],
-                lot: "LOT1".into(),
-                expiry: NaiveDate::from_ymd_opt(2027, 6, 30).expect("a date"),
-                work_order: None,
-                planned_quantity: None,
-            }),
-        ),
-        item(
-            2,
-            LineEvent::Commission {
-                batch: "B1".into(),
-                codes: vec![unit("A1"), unit("A2")],
-            },
-        ),
-        item(3, LineEvent::BatchClose { batch: "B1".into() }),
-    ];
-    runtime.block_on(async {
-        for m in messages {
-            assert_eq!(
-                store.ingest(m).await.expect("committed"),
-                IngestOutcome::Applied
-            );
-        }
-    });
-    drop(store);
-    thread.join();
+    let (runtime, store, thread) = open_store(dir.path());
+    let mut f = Feed::new();
+    closed_batch(&mut f);
+    f.run(&runtime, &store);
+    let mut json = partner("json", Format::Epcis20Json, EobTrigger::Close);
+    // One event per document: commission units, case, pallet, two aggregations, release.
+    json.limits.max_events_per_document = 1;
+    let cfg = config(vec![
+        partner("mah", Format::Epcis12, EobTrigger::Close),
+        json,
+    ]);
 
-    // Two builds of the same closed batch, as two assemblers racing would make them.
-    let first = build_next(dir.path(), build())
-        .expect("reads")
+    // A build that will lose the race: its files exist until it is turned away.
+    let late = build_next(dir.path(), builder(&cfg))
+        .expect("builds")
         .expect("a batch waits");
-    let second = build_next(dir.path(), build())
-        .expect("reads")
-        .expect("still waits");
-    let mut conn = super::writer::open_connection(&dir.path().join(super::DB_FILE)).expect("db");
-    let recorded = record_assembly(&mut conn, first).expect("recorded");
-    assert_eq!(
-        recorded,
-        Some(Assembled::Documents {
-            batch: "B1".into(),
-            document_ids: vec!["doc-B1-2".into()],
-        })
-    );
-    assert_eq!(record_assembly(&mut conn, second).expect("no error"), None);
-    assert!(build_next(dir.path(), build()).expect("reads").is_none());
+    assert_eq!(late.files.len(), 7);
+    assert_eq!(outbox_files(dir.path()).len(), 7);
 
+    let recorded = runtime
+        .block_on(store.assemble_next(builder(&cfg)))
+        .expect("assembled");
+    let Some(Assembled::Documents {
+        batch,
+        trigger,
+        document_ids,
+    }) = recorded
+    else {
+        panic!("documents, got {recorded:?}");
+    };
+    assert_eq!((batch.as_str(), trigger), ("B1", EobTrigger::Close));
+    assert_eq!(document_ids.len(), 7);
+    assert_eq!(
+        runtime.block_on(store.record(late)).expect("no error"),
+        None,
+        "the batch no longer waits"
+    );
+    assert_eq!(
+        runtime
+            .block_on(store.assemble_next(builder(&cfg)))
+            .expect("reads"),
+        None
+    );
+
+    // Exactly the recorded parts are on disk, no temp file, no file of the late build.
+    let docs = documents(dir.path());
+    let mut files: Vec<String> = docs.iter().filter_map(|d| d.2.clone()).collect();
+    files.sort();
+    assert_eq!(outbox_files(dir.path()), files);
+    assert_eq!(docs.len(), 7);
+    let (id, upstream, file, part, parts, format, sidecar) = &docs[0];
+    assert_eq!(
+        (
+            upstream.as_str(),
+            *part,
+            *parts,
+            format.as_deref(),
+            *sidecar
+        ),
+        ("mah", 1, 1, Some("epcis-1.2"), true)
+    );
+    assert_eq!(file.as_deref(), Some(format!("{id}.xml").as_str()));
+    for (i, d) in docs[1..].iter().enumerate() {
+        assert_eq!(
+            (d.1.as_str(), d.3, d.4, d.5.as_deref(), d.6),
+            ("json", i as i64 + 1, 6, Some("epcis-2.0-json"), true)
+        );
+        assert!(d.2.as_deref().is_some_and(|f| f.ends_with(".jsonld")));
+    }
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(
+            dir.path()
+                .join(OUTBOX_DIR)
+                .join(file.as_deref().expect("a file")),
+        )
+        .expect("the file")
+        .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+
+    // The forwarder reads the body from the file, the parts in order.
+    let mah = runtime
+        .block_on(store.next_delivery("mah"))
+        .expect("reads")
+        .expect("a delivery");
+    let on_disk = std::fs::read(
+        dir.path()
+            .join(OUTBOX_DIR)
+            .join(file.as_deref().expect("a file")),
+    )
+    .expect("the file");
+    assert_eq!(mah.body, on_disk);
+    assert_eq!(mah.content_type, "application/xml");
+    let xml = String::from_utf8(mah.body).expect("UTF-8");
+    assert!(xml.contains(&f.epc(&sgtin(UNIT_GTIN, "U3"))), "{xml}");
+    assert!(xml.contains("AggregationEvent"), "{xml}");
+    let first = runtime
+        .block_on(store.next_delivery("json"))
+        .expect("reads")
+        .expect("a delivery");
+    assert_eq!(first.document_id, docs[1].0);
+    assert_eq!(first.content_type, "application/ld+json");
     let outbox = ReadOnlyStore::open(dir.path())
         .expect("read-only")
         .outbox()
-        .expect("outbox");
-    assert_eq!(outbox.len(), 1, "one document, one delivery: {outbox:?}");
-    assert_eq!(outbox[0].document_id, "doc-B1-2");
+        .expect("the outbox");
+    assert!(outbox.iter().all(|r| r.bytes > 0), "{outbox:?}");
+    assert_eq!(
+        ReadOnlyStore::open(dir.path())
+            .expect("read-only")
+            .document_body(id)
+            .expect("reads"),
+        Some(on_disk)
+    );
+    drop(store);
+    thread.join();
+}
+
+#[test]
+fn a_partner_that_takes_the_end_of_batch_at_release_gets_it_only_after_the_release() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let (runtime, store, thread) = open_store(dir.path());
+    let mut f = Feed::new();
+    closed_batch(&mut f);
+    f.run(&runtime, &store);
+    let cfg = config(vec![
+        partner("mah", Format::Epcis12, EobTrigger::Close),
+        partner("qa", Format::Epcis20Xml, EobTrigger::Release),
+    ]);
+    let assemble = || runtime.block_on(store.assemble_next(builder(&cfg)));
+    let Ok(Some(Assembled::Documents {
+        trigger: EobTrigger::Close,
+        document_ids,
+        ..
+    })) = assemble()
+    else {
+        panic!("the close's documents");
+    };
+    assert_eq!(document_ids.len(), 1);
+    assert_eq!(
+        assemble().expect("reads"),
+        None,
+        "nothing more before the release"
+    );
+    let upstreams =
+        |dir: &Path| -> Vec<String> { documents(dir).into_iter().map(|d| d.1).collect() };
+    assert_eq!(upstreams(dir.path()), ["mah"]);
+
+    let released = f.release("B1");
+    f.run(&runtime, &store);
+    let Ok(Some(Assembled::Documents {
+        trigger: EobTrigger::Release,
+        document_ids,
+        ..
+    })) = assemble()
+    else {
+        panic!("the release's documents");
+    };
+    assert_eq!(document_ids.len(), 1);
+    assert_eq!(assemble().expect("reads"), None);
+    assert_eq!(upstreams(dir.path()), ["mah", "qa"]);
+    let qa = runtime
+        .block_on(store.next_delivery("qa"))
+        .expect("reads")
+        .expect("a delivery");
+    let xml = String::from_utf8(qa.body).expect("UTF-8");
+    // The product release event stands at the release.
+    let at = released.format("%Y-%m-%dT%H:%M:%S").to_string();
+    assert!(xml.contains(&at), "no {at} in {xml}");
+    let ro = ReadOnlyStore::open(dir.path()).expect("read-only");
+    let states: (String, String) = ro
+        .conn
+        .query_row(
+            "SELECT document, release_document FROM batches WHERE batch = 'B1'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("the batch");
+    assert_eq!(states, ("assembled".into(), "assembled".into()));
+    drop(store);
+    thread.join();
+}
+
+#[test]
+fn without_a_partner_for_the_moment_the_batch_is_assembled_with_no_document() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let (runtime, store, thread) = open_store(dir.path());
+    let mut f = Feed::new();
+    closed_batch(&mut f);
+    f.release("B1");
+    f.run(&runtime, &store);
+    let cfg = config(vec![partner("mah", Format::Epcis12, EobTrigger::Close)]);
+    let assemble = || runtime.block_on(store.assemble_next(builder(&cfg)));
+    assert!(matches!(
+        assemble(),
+        Ok(Some(Assembled::Documents { trigger: EobTrigger::Close, ref document_ids, .. })) if document_ids.len() == 1
+    ));
+    assert!(matches!(
+        assemble(),
+        Ok(Some(Assembled::Documents { trigger: EobTrigger::Release, ref document_ids, .. })) if document_ids.is_empty()
+    ));
+    assert_eq!(assemble().expect("reads"), None);
+    assert_eq!(outbox_files(dir.path()).len(), 1);
+    drop(store);
+    thread.join();
+}
+
+#[test]
+fn a_build_that_fails_parks_the_batch_and_leaves_no_file() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let (runtime, store, thread) = open_store(dir.path());
+    let mut f = Feed::new();
+    closed_batch(&mut f);
+    f.run(&runtime, &store);
+    let mut cfg = config(vec![partner("mah", Format::Epcis12, EobTrigger::Close)]);
+    cfg.read_points.clear();
+    let result = runtime
+        .block_on(store.assemble_next(builder(&cfg)))
+        .expect("recorded");
+    let Some(Assembled::Failed { reason, .. }) = result else {
+        panic!("a failure, got {result:?}");
+    };
+    assert!(reason.contains("no longer configured"), "{reason}");
+    assert!(outbox_files(dir.path()).is_empty());
+    assert!(documents(dir.path()).is_empty());
+    assert_eq!(
+        runtime
+            .block_on(store.assemble_next(builder(&cfg)))
+            .expect("reads"),
+        None
+    );
+    drop(store);
+    thread.join();
 }

@@ -3,12 +3,12 @@
 //! Opens its own read-only connection, so an operator can look while the daemon runs (WAL lets
 //! readers and the writer work side by side). Never writes, never migrates.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use serde::Serialize;
 
-use super::{DB_FILE, StoreError};
+use super::{DB_FILE, StoreError, outbox};
 
 /// One (document, upstream) delivery as an operator sees it.
 #[derive(Debug, Clone, Serialize)]
@@ -42,6 +42,8 @@ pub struct QuarantineRow {
 
 pub struct ReadOnlyStore {
     pub(super) conn: Connection,
+    /// The data directory (document files are under `outbox/`).
+    pub(super) dir: PathBuf,
 }
 
 impl ReadOnlyStore {
@@ -62,17 +64,22 @@ impl ReadOnlyStore {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        Ok(ReadOnlyStore { conn })
+        Ok(ReadOnlyStore {
+            conn,
+            dir: data_dir.to_path_buf(),
+        })
     }
 
     pub fn outbox(&self) -> Result<Vec<OutboxRow>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT d.document_id, doc.kind, doc.batch, d.upstream, d.state, d.attempts, d.last_status, d.last_error,
-                    doc.created_at, d.last_attempt_at, d.delivered_at, length(doc.body)
+                    doc.created_at, d.last_attempt_at, d.delivered_at, length(doc.body), doc.file
              FROM deliveries d JOIN documents doc ON doc.document_id = d.document_id
              ORDER BY doc.seq, d.upstream",
         )?;
         let rows = stmt.query_map([], |r| {
+            let file: Option<String> = r.get(12)?;
+            let stored = r.get::<_, i64>(11)? as u64;
             Ok(OutboxRow {
                 document_id: r.get(0)?,
                 kind: r.get(1)?,
@@ -85,10 +92,31 @@ impl ReadOnlyStore {
                 created_at: r.get(8)?,
                 last_attempt_at: r.get(9)?,
                 delivered_at: r.get(10)?,
-                bytes: r.get::<_, i64>(11)? as u64,
+                // A file that is gone reads as 0 bytes here; sending it names the problem.
+                bytes: file.map_or(stored, |f| {
+                    std::fs::metadata(outbox::document_path(&self.dir, &f)).map_or(0, |m| m.len())
+                }),
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The body of document `document_id` (from its file in the outbox), or None when there
+    /// is no such document.
+    pub fn document_body(&self, document_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let row: Option<(Vec<u8>, Option<String>)> = self
+            .conn
+            .query_row(
+                "SELECT body, file FROM documents WHERE document_id = ?1",
+                [document_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        match row {
+            None => Ok(None),
+            Some((_, Some(file))) => outbox::read_document(&self.dir, &file).map(Some),
+            Some((body, None)) => Ok(Some(body)),
+        }
     }
 
     pub fn quarantine(&self) -> Result<Vec<QuarantineRow>, StoreError> {

@@ -168,7 +168,9 @@ impl LedgerView for TxLedger<'_, '_> {
     }
 }
 
-/// Writes an accepted message's plan. Returns whether it closed a batch.
+/// Writes an accepted message's plan. Returns whether it made an End of Batch due: a close sets
+/// the batch's `document` pending, a QA release its `release_document` (the assembler builds
+/// each for the partners that take the End of Batch at that moment).
 pub(super) fn write_plan(
     tx: &Transaction<'_>,
     msg: &LineMessage,
@@ -218,11 +220,14 @@ pub(super) fn write_plan(
                 .map(|r| serde_json::to_string(&r))
                 .transpose()
                 .map_err(|e| StoreError::Corrupt(format!("report of batch {batch}: {e}")))?;
-            closed = state == BatchState::Closed;
-            let document = closed.then_some("pending");
+            let released = state == BatchState::Released;
+            let document = (state == BatchState::Closed).then_some("pending");
+            let release_document = released.then_some("pending");
+            closed = document.is_some() || released;
             let sql = format!(
                 "UPDATE batches SET state = ?2, {column} = ?3, report = coalesce(?4, report),
-                     document = coalesce(?5, document)
+                     document = coalesce(?5, document),
+                     release_document = coalesce(?6, release_document)
                  WHERE batch = ?1"
             );
             tx.prepare_cached(&sql)?.execute(params![
@@ -230,7 +235,8 @@ pub(super) fn write_plan(
                 state.as_str(),
                 at,
                 report,
-                document
+                document,
+                release_document
             ])?;
         }
         None => {}

@@ -95,7 +95,8 @@ fn commit_group(
         return;
     }
     let items = std::mem::take(group);
-    let mut closed_batch = false;
+    // A close or a release made an End of Batch due: wake the assembler.
+    let mut document_due = false;
     let result = (|| -> Result<Vec<IngestOutcome>, StoreError> {
         // IMMEDIATE: take the write lock first, so another writer (the CLI) makes us wait
         // (busy timeout) instead of failing with a stale read snapshot.
@@ -103,8 +104,8 @@ fn commit_group(
         let mut outcomes = Vec::with_capacity(items.len());
         let cache = registry::GroupCache::default();
         for (item, _) in &items {
-            let (outcome, closed) = ledger::ingest(&tx, item, policy, &cache)?;
-            closed_batch |= closed;
+            let (outcome, due) = ledger::ingest(&tx, item, policy, &cache)?;
+            document_due |= due;
             outcomes.push(outcome);
         }
         tx.commit()?;
@@ -116,7 +117,7 @@ fn commit_group(
             for ((_, reply), outcome) in items.into_iter().zip(outcomes) {
                 let _ = reply.send(Ok(outcome));
             }
-            if closed_batch {
+            if document_due {
                 wakeups.batch_closed.notify_one();
             }
         }
@@ -137,7 +138,8 @@ fn run_single(conn: &mut Connection, cmd: Command, wakeups: &Wakeups, policy: &R
         }
         Command::Assemble(built, reply) => {
             let result = outbox::record_assembly(conn, *built);
-            if matches!(result, Ok(Some(super::Assembled::Documents { .. }))) {
+            if matches!(&result, Ok(Some(super::Assembled::Documents { document_ids, .. })) if !document_ids.is_empty())
+            {
                 wakeups.outbox_changed.notify_waiters();
             }
             let _ = reply.send(result);

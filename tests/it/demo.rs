@@ -63,8 +63,37 @@ async fn the_demo_delivers_a_schema_valid_document_and_exits_0() -> Result<()> {
     let xml = std::fs::read_to_string(docs[0].path())?;
     validate_epcis12(&xml, cwd.path(), "demo-document.xml").await?;
     let doc = EpcisDoc::parse(&xml)?;
-    // 10,000 units, 100 cases and 5 pallets commissioned (ended units stay in the document).
-    ensure!(doc.epcs.len() == 10_105, "{} EPCs", doc.epcs.len());
+    // 10,000 units, 100 cases and 5 pallets commissioned; the default End of Batch leaves the
+    // units taken out (rejects and samples) out of it.
+    let taken_out: usize = stdout
+        .split("Rejects and samples on the line (")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .and_then(|n| n.parse().ok())
+        .context("no count of rejects and samples in the demo's report")?;
+    let commissioned = doc.commissioned();
+    ensure!(
+        commissioned.len() == 10_105 - taken_out,
+        "{} EPCs commissioned, {taken_out} taken out",
+        commissioned.len()
+    );
+    let unique: std::collections::HashSet<&String> = commissioned.iter().collect();
+    ensure!(
+        unique.len() == commissioned.len(),
+        "an EPC commissioned twice"
+    );
+    ensure!(
+        doc.events
+            .iter()
+            .filter(|e| e.kind == "AggregationEvent")
+            .count()
+            == 105,
+        "one aggregation per case and pallet"
+    );
+    ensure!(
+        !doc.released().is_empty(),
+        "no product release event in the document"
+    );
     let first = started.elapsed();
 
     let again = run_demo(cwd.path()).await?;

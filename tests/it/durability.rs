@@ -120,10 +120,10 @@ async fn broker_acked_codes_survive_two_sigkills() -> Result<()> {
         "durability: {} codes published, {} acked by the broker, {} in the document, total {:?}",
         published.len(),
         acked.len(),
-        doc.epcs.len(),
+        doc.commissioned().len(),
         started.elapsed()
     );
-    check_epcs(&doc.epcs, &acked, &published)?;
+    check_epcs(&doc.commissioned(), &acked, &published)?;
     ensure!(
         acked.len() == TOTAL,
         "broker never died, yet only {} acked",

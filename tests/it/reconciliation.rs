@@ -17,7 +17,8 @@ use crate::support::ledger::{
     unit_event,
 };
 use crate::support::{
-    DOC_DEADLINE, EXPIRY, GTIN, Gateway, LINE, LOT, batch_close, code, commission, run_tag, serials,
+    DOC_DEADLINE, EXPIRY, GTIN, Gateway, LINE, LOT, batch_close, check_epcs, code, commission,
+    run_tag, serials,
 };
 
 const UNITS: usize = 10_000;
@@ -195,9 +196,30 @@ async fn ten_thousand_units_with_three_rejects_and_two_samples_reconcile() -> Re
 
     let req = gw.upstream().next_request(DOC_DEADLINE).await?;
     let delivered = started.elapsed();
-    let mut epcs: Vec<String> = unit_serials.iter().map(|s| sgtin_of(GTIN, s)).collect();
-    epcs.extend(case_serials.iter().map(|s| sgtin_of(CASE_GTIN, s)));
-    gw.check_end_of_batch(&req, &epcs).await?;
+    // The default End of Batch leaves the units taken out (rejects, samples) out of it.
+    let taken_out = |i: &usize| REJECTS.contains(i) || SAMPLES.contains(i);
+    let mut epcs: Vec<String> = (unit_serials.iter().enumerate())
+        .filter(|(i, _)| !taken_out(i))
+        .map(|(_, s)| sgtin_of(GTIN, s))
+        .collect();
+    let case_epcs: Vec<String> = case_serials
+        .iter()
+        .map(|s| sgtin_of(CASE_GTIN, s))
+        .collect();
+    epcs.extend(case_epcs.iter().cloned());
+    let doc = gw.check_end_of_batch(&req, &epcs).await?;
+    // Each case's present contents in one aggregation, and the cases are the top level.
+    let aggregations: Vec<_> = (doc.events.iter())
+        .filter(|e| e.kind == "AggregationEvent")
+        .collect();
+    ensure!(
+        aggregations.len() == case_epcs.len(),
+        "{} aggregations",
+        aggregations.len()
+    );
+    let packed: usize = aggregations.iter().map(|e| e.epcs.len()).sum();
+    ensure!(packed == 9_995, "{packed} units packed in the aggregations");
+    check_epcs(&doc.released(), &case_epcs, &[])?;
     let rows = gw
         .wait_outbox("the End-of-Batch document delivered", |rows| {
             rows.iter().any(|r| r.state == "delivered")

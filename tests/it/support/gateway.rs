@@ -15,8 +15,8 @@ use tempfile::TempDir;
 
 use super::{
     Broker, Daemon, EpcisDoc, LINE, Mosquitto, MqttClient, OutboxRow, QuarantineRow, Recorded,
-    TOPIC_PREFIX, Upstream, UpstreamServer, batch_close, batch_open, cli_json, code, commission,
-    events_topic, free_port, poll_until, sgtin, url_for_port,
+    TOPIC_PREFIX, Upstream, UpstreamServer, batch_close, batch_open, check_epcs, cli_json, code,
+    commission, events_topic, free_port, poll_until, sgtin, url_for_port,
 };
 
 /// A complete test world: temp dir, broker, upstream, config file.
@@ -130,7 +130,13 @@ impl Gateway {
         );
         let expected: Vec<String> = serials.iter().map(|s| sgtin(s)).collect();
         let doc = self.check_end_of_batch(req, &expected).await?;
-        ensure!(doc.actions == ["ADD"], "actions {:?}", doc.actions);
+        // Loose units only: one commissioning event, and the release names them all.
+        ensure!(
+            doc.actions == ["ADD", "OBSERVE"],
+            "actions {:?}",
+            doc.actions
+        );
+        check_epcs(&doc.released(), &expected, &[])?;
         Ok(doc)
     }
 

@@ -290,8 +290,10 @@ impl Gateway {
         cli(&all).await
     }
 
-    /// Checks a delivered End-of-Batch document: headers, XSD validity, one commissioning
-    /// event holding exactly `epcs` (every level the batch commissioned), lot and expiry.
+    /// Checks a delivered End-of-Batch document (the default variant: commission, aggregation,
+    /// product release): headers, XSD validity, commissioning events (ADD) holding exactly
+    /// `epcs` (every level the batch commissioned) with the batch's lot and expiry, and a product
+    /// release event (OBSERVE / inspecting) last.
     pub async fn check_end_of_batch(&self, req: &Recorded, epcs: &[String]) -> Result<EpcisDoc> {
         ensure!(
             req.method == "POST" && req.path == "/epcis",
@@ -310,16 +312,43 @@ impl Gateway {
             key == doc.instance_id()?,
             "Idempotency-Key {key} != InstanceIdentifier"
         );
-        ensure!(doc.object_events == 1, "{} ObjectEvents", doc.object_events);
+        let commissioning = "urn:epcglobal:cbv:bizstep:commissioning";
+        let first_other = doc
+            .events
+            .iter()
+            .position(|e| e.biz_step != commissioning)
+            .unwrap_or(doc.events.len());
         ensure!(
-            doc.biz_steps == ["urn:epcglobal:cbv:bizstep:commissioning"],
-            "bizSteps {:?}",
+            first_other > 0
+                && doc.events[..first_other]
+                    .iter()
+                    .all(|e| e.kind == "ObjectEvent" && e.action == "ADD"),
+            "the document does not start with its commissioning events: {:?}",
+            doc.events
+        );
+        ensure!(
+            doc.events[first_other..]
+                .iter()
+                .all(|e| e.biz_step != commissioning),
+            "commissioning events after other events: {:?}",
             doc.biz_steps
         );
-        check_epcs(&doc.epcs, epcs, &[])?;
-        ensure!(doc.lot_numbers == [LOT], "lotNumber {:?}", doc.lot_numbers);
+        check_epcs(&doc.commissioned(), epcs, &[])?;
+        let last = doc.events.last().context("no events")?;
         ensure!(
-            doc.expiry_dates == [EXPIRY],
+            last.kind == "ObjectEvent"
+                && last.action == "OBSERVE"
+                && last.biz_step == "urn:epcglobal:cbv:bizstep:inspecting",
+            "the last event is not the product release: {last:?}"
+        );
+        ensure!(
+            !doc.lot_numbers.is_empty() && doc.lot_numbers.iter().all(|l| l == LOT),
+            "lotNumber {:?}",
+            doc.lot_numbers
+        );
+        ensure!(
+            doc.expiry_dates.len() == doc.lot_numbers.len()
+                && doc.expiry_dates.iter().all(|d| d == EXPIRY),
             "itemExpirationDate {:?}",
             doc.expiry_dates
         );

@@ -52,11 +52,24 @@ pub async fn validate_epcis12(xml: &str, dir: &Path, name: &str) -> Result<()> {
     Ok(())
 }
 
+/// One event of a document: its kind (`ObjectEvent`, `AggregationEvent`), action, bizStep,
+/// parentID and `<epc>`s (epcList or childEPCs) in order.
+#[derive(Debug, Default, Clone)]
+pub struct DocEvent {
+    pub kind: String,
+    pub action: String,
+    pub biz_step: String,
+    pub parent: Option<String>,
+    pub epcs: Vec<String>,
+}
+
 /// The parts of an EPCIS document the scenarios assert on.
 #[derive(Debug, Default)]
 pub struct EpcisDoc {
-    /// Every `<epc>` text in document order.
+    /// Every `<epc>` text in document order (an identifier shows up in each event naming it).
     pub epcs: Vec<String>,
+    /// The events in document order.
+    pub events: Vec<DocEvent>,
     pub lot_numbers: Vec<String>,
     pub expiry_dates: Vec<String>,
     pub instance_ids: Vec<String>,
@@ -73,6 +86,7 @@ impl EpcisDoc {
         // for the innermost one.
         let mut stack: Vec<(Option<String>, String)> = Vec::new();
         let mut text = String::new();
+        let mut current: Option<DocEvent> = None;
         loop {
             let (ns, event) = reader.read_resolved_event().context("parse EPCIS XML")?;
             match event {
@@ -84,6 +98,12 @@ impl EpcisDoc {
                     let local = e.local_name().as_ref().to_string();
                     if local == "ObjectEvent" {
                         doc.object_events += 1;
+                    }
+                    if local == "ObjectEvent" || local == "AggregationEvent" {
+                        current = Some(DocEvent {
+                            kind: local.clone(),
+                            ..DocEvent::default()
+                        });
                     }
                     stack.push((ns, local));
                     text.clear();
@@ -109,10 +129,34 @@ impl EpcisDoc {
                     let (ns, local) = stack.pop().context("unbalanced XML")?;
                     let value = text.trim().to_string();
                     text.clear();
+                    let event = current.as_mut();
                     match (ns.as_deref(), local.as_str()) {
-                        (None, "epc") => doc.epcs.push(value),
-                        (None, "action") => doc.actions.push(value),
-                        (None, "bizStep") => doc.biz_steps.push(value),
+                        (None, "ObjectEvent" | "AggregationEvent") => {
+                            doc.events.extend(current.take());
+                        }
+                        (None, "epc") => {
+                            if let Some(e) = event {
+                                e.epcs.push(value.clone());
+                            }
+                            doc.epcs.push(value)
+                        }
+                        (None, "parentID") => {
+                            if let Some(e) = event {
+                                e.parent = Some(value);
+                            }
+                        }
+                        (None, "action") => {
+                            if let Some(e) = event {
+                                e.action = value.clone();
+                            }
+                            doc.actions.push(value)
+                        }
+                        (None, "bizStep") => {
+                            if let Some(e) = event {
+                                e.biz_step = value.clone();
+                            }
+                            doc.biz_steps.push(value)
+                        }
                         (Some(NS_CBVMDA), "lotNumber") => doc.lot_numbers.push(value),
                         (Some(NS_CBVMDA), "itemExpirationDate") => doc.expiry_dates.push(value),
                         (Some(NS_SBDH), "InstanceIdentifier") => doc.instance_ids.push(value),
@@ -124,6 +168,26 @@ impl EpcisDoc {
             }
         }
         Ok(doc)
+    }
+
+    /// The EPCs of the events with bizStep `step` (`commissioning`, `inspecting`, …), in order.
+    pub fn epcs_at(&self, step: &str) -> Vec<String> {
+        let urn = format!("urn:epcglobal:cbv:bizstep:{step}");
+        self.events
+            .iter()
+            .filter(|e| e.biz_step == urn)
+            .flat_map(|e| e.epcs.iter().cloned())
+            .collect()
+    }
+
+    /// What the document commissions: the EPCs of its commissioning events.
+    pub fn commissioned(&self) -> Vec<String> {
+        self.epcs_at("commissioning")
+    }
+
+    /// What its product release event(s) name: the batch's top-level identifiers.
+    pub fn released(&self) -> Vec<String> {
+        self.epcs_at("inspecting")
     }
 
     /// The single SBDH InstanceIdentifier, or an error if there is not exactly one.

@@ -1,0 +1,552 @@
+//! `assemble::rows::BatchRows` over SQLite: what the End of Batch (and `linegate export`) reads
+//! about one batch, streamed from one read transaction of a read-only connection.
+//!
+//! Everything comes from the same snapshot (`ReadOnlyStore::batch_rows` opens the transaction,
+//! `SqliteBatchRows` holds it), so the commission, aggregation and release events of one
+//! document agree with each other even while the writer goes on. Unit rows are visited straight
+//! from the statement's cursor and never collected: a batch of a million units is read in the
+//! memory of one row.
+//!
+//! ## Packaging levels
+//! * an SGTIN of the batch's GTIN (key `(01)<gtin>(21)…`) is `Each`;
+//! * an SGTIN of another GTIN (a case or bundle GTIN) is `Case`;
+//! * an SSCC is `Pallet` when it holds (now) at least one container — an identifier that itself
+//!   holds something — and `Case` otherwise (a shipper case, or an empty pallet label).
+//!
+//! ## The shape of the batch, worked out once
+//! Containers are few (a million units make 10,000 cases and 250 pallets), units are many. The
+//! first pass over the batch (the `Each` commission rows, or a pass of its own when something
+//! else is asked first) keeps the batch's non-unit identifiers and counts, per parent, how many
+//! of the batch's identifiers it holds. From that, and from a few indexed queries per
+//! container, `Shape` knows every container of the batch, its level and its height (0: holds
+//! no container; a pallet of cases: 1), which orders `containers()` innermost first and tells
+//! `top_level` which parents are of this batch. An identifier packed in a container of another
+//! batch (a mixed pallet) counts as top level here, as does one whose container holds only
+//! identifiers of other batches; the exact child counts come from the `serials_by_parent`
+//! index, so neither is missed.
+//!
+//! ## Cost per call
+//! * `units(Each)`, `top_level`, `ends`: one pass each over the batch's rows in `serials`
+//!   (index `serials_by_batch`, rows in id order, so the table is read sequentially);
+//! * `units(Case | Pallet)`: from memory;
+//! * `containers()`: one `serial_history` probe per container (its latest `aggregate`);
+//! * `children(c)`: a range of `serials_by_parent`.
+//!
+//! ## Units taken out (`ends`)
+//! A unit is reported as taken out when its state now is decommissioned, destroyed or sampled;
+//! each `decommission`, `destroy` or `sample` event in its history since its latest
+//! `commission` or `correct_status` is one row. A sample corrected back to commissioned (the
+//! line recorded it by mistake) is therefore not reported as ended, nor is a unit commissioned
+//! again after a decommission. The rows are ordered by SQLite's sorter (bounded memory).
+//!
+//! EPC URIs are stored as linegate rendered them at ingest (from validated codes) and are
+//! wrapped without parsing them again: a million re-parses would cost more than the read.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::StoreError;
+use super::outbox::parse_ts;
+use super::read::ReadOnlyStore;
+use crate::assemble::rows::{
+    AssembleError, BatchInfo, BatchRows, ContainerRow, EndKind, EndRow, UnitRow, Visit,
+};
+use crate::epcis::PackagingLevel;
+use crate::gs1::EpcUri;
+use crate::rules::SerialState;
+
+impl From<rusqlite::Error> for AssembleError {
+    fn from(e: rusqlite::Error) -> Self {
+        AssembleError::Read(e.to_string())
+    }
+}
+
+impl From<StoreError> for AssembleError {
+    fn from(e: StoreError) -> Self {
+        AssembleError::Read(e.to_string())
+    }
+}
+
+impl ReadOnlyStore {
+    /// The rows of `batch` from one snapshot, or None when there is no such batch. The
+    /// snapshot (a read transaction) lives as long as the returned value.
+    pub fn batch_rows(&mut self, batch: &str) -> Result<Option<SqliteBatchRows<'_>>, StoreError> {
+        let tx = self.conn.transaction()?;
+        SqliteBatchRows::open(tx, batch)
+    }
+}
+
+/// One batch, read through one read transaction.
+pub struct SqliteBatchRows<'c> {
+    tx: Transaction<'c>,
+    info: BatchInfo,
+    /// `(01)<gtin>(21)`: the key prefix of the batch's saleable units.
+    unit_prefix: String,
+    shape: Option<Shape>,
+}
+
+/// The batch's packaging, worked out once (see the module documentation).
+struct Shape {
+    /// The batch's identifiers that are not saleable units, in id order, levels final.
+    packs: Vec<UnitRow>,
+    /// The batch's identifiers that hold something now.
+    container_ids: HashSet<i64>,
+    /// Those containers innermost first (id, EPC, level, commissioned), without `packed_at`.
+    order: Vec<(i64, EpcUri, PackagingLevel, DateTime<Utc>)>,
+    /// `containers()` once asked.
+    containers: Option<Vec<ContainerRow>>,
+}
+
+/// What the first pass keeps.
+#[derive(Default)]
+struct Collect {
+    packs: Vec<UnitRow>,
+    /// Parent id → how many of the batch's identifiers it holds.
+    held: HashMap<i64, u64>,
+}
+
+/// A container while its level and height are worked out.
+struct Node {
+    id: i64,
+    epc: EpcUri,
+    level: PackagingLevel,
+    sscc: bool,
+    parent: Option<i64>,
+    /// It holds a container of another batch.
+    foreign_container: bool,
+    height: u32,
+    commissioned_at: DateTime<Utc>,
+}
+
+/// Parses a stored time, remembering the last one: consecutive rows mostly share it.
+#[derive(Default)]
+struct TimeCache {
+    text: String,
+    time: Option<DateTime<Utc>>,
+}
+
+impl TimeCache {
+    fn parse(&mut self, s: &str, what: &str) -> Result<DateTime<Utc>, AssembleError> {
+        if let Some(t) = self.time
+            && self.text == s
+        {
+            return Ok(t);
+        }
+        let t = parse_ts(s)
+            .ok_or_else(|| AssembleError::Read(format!("unreadable {what} {s:?} in the store")))?;
+        self.text.clear();
+        self.text.push_str(s);
+        self.time = Some(t);
+        Ok(t)
+    }
+}
+
+fn is_sscc(epc: &str) -> bool {
+    epc.starts_with("urn:epc:id:sscc:")
+}
+
+fn state_of(s: &str) -> Result<SerialState, AssembleError> {
+    SerialState::parse(s).ok_or_else(|| AssembleError::Read(format!("unknown serial state {s}")))
+}
+
+/// Every identifier of the batch: `id, key, epc, state, commissioned_at, parent`.
+const ALL_ROWS: &str = "SELECT id, key, epc, state, commissioned_at, parent
+     FROM serials WHERE batch = ?1 ORDER BY id";
+
+impl<'c> SqliteBatchRows<'c> {
+    /// Reads the batch row inside `tx` (which starts the snapshot); None when there is none.
+    /// A batch that is not closed yet reads as closed now (an export's preview).
+    pub(super) fn open(tx: Transaction<'c>, batch: &str) -> Result<Option<Self>, StoreError> {
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        let row: Option<Row> = tx
+            .query_row(
+                "SELECT line, gtin, lot, expiry, work_order, opened_at, closed_at, released_at,
+                        report
+                 FROM batches WHERE batch = ?1",
+                [batch],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                        r.get(8)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((line, gtin, lot, expiry, work_order, opened, closed, released, report)) = row
+        else {
+            return Ok(None);
+        };
+        let corrupt = |what: &str| StoreError::Corrupt(format!("batch {batch}: unreadable {what}"));
+        let time = |s: &str, what: &str| parse_ts(s).ok_or_else(|| corrupt(what));
+        let info = BatchInfo {
+            batch: batch.to_string(),
+            line,
+            gtin,
+            lot,
+            expiry: NaiveDate::parse_from_str(&expiry, "%Y-%m-%d")
+                .map_err(|_| corrupt("expiry"))?,
+            work_order,
+            opened_at: time(&opened, "opened_at")?,
+            closed_at: match closed {
+                Some(c) => time(&c, "closed_at")?,
+                None => Utc::now(),
+            },
+            released_at: released.map(|r| time(&r, "released_at")).transpose()?,
+            report,
+        };
+        Ok(Some(SqliteBatchRows {
+            tx,
+            unit_prefix: format!("(01){}(21)", info.gtin),
+            info,
+            shape: None,
+        }))
+    }
+}
+
+/// A text column, borrowed from the row.
+fn text<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> Result<&'r str, AssembleError> {
+    r.get_ref(i)?
+        .as_str()
+        .map_err(|e| AssembleError::Read(format!("column {i}: {e}")))
+}
+
+impl Collect {
+    /// Counts the row in its parent and keeps it unless it is a saleable unit, which it hands
+    /// back.
+    fn add(&mut self, row: UnitRow, unit: bool) -> Option<UnitRow> {
+        if let Some(p) = row.parent {
+            *self.held.entry(p).or_default() += 1;
+        }
+        if unit {
+            return Some(row);
+        }
+        self.packs.push(row);
+        None
+    }
+}
+
+impl SqliteBatchRows<'_> {
+    /// Walks the batch's identifiers in id order: `visit(row, is_unit)`. With `all` false only
+    /// the saleable units are built and visited. A non-unit row comes with level `Case`; the
+    /// shape decides which SSCCs are pallets.
+    fn scan(
+        &self,
+        all: bool,
+        visit: &mut dyn FnMut(UnitRow, bool) -> Result<(), AssembleError>,
+    ) -> Result<(), AssembleError> {
+        let mut stmt = self.tx.prepare_cached(ALL_ROWS)?;
+        let mut rows = stmt.query([&self.info.batch])?;
+        let mut times = TimeCache::default();
+        while let Some(r) = rows.next()? {
+            let unit = text(r, 1)?.starts_with(&self.unit_prefix);
+            if !all && !unit {
+                continue;
+            }
+            let row = UnitRow {
+                id: r.get(0)?,
+                epc: EpcUri::from_rendered(text(r, 2)?.to_string()),
+                level: if unit {
+                    PackagingLevel::Each
+                } else {
+                    PackagingLevel::Case
+                },
+                state: state_of(text(r, 3)?)?,
+                commissioned_at: times.parse(text(r, 4)?, "commissioned_at")?,
+                parent: r.get(5)?,
+            };
+            visit(row, unit)?;
+        }
+        Ok(())
+    }
+
+    fn ensure_shape(&mut self) -> Result<(), AssembleError> {
+        if self.shape.is_none() {
+            let mut c = Collect::default();
+            self.scan(true, &mut |row, unit| {
+                c.add(row, unit);
+                Ok(())
+            })?;
+            self.shape = Some(self.build_shape(c)?);
+        }
+        Ok(())
+    }
+
+    fn shape(&self) -> &Shape {
+        self.shape.as_ref().expect("ensure_shape ran")
+    }
+
+    /// Levels, containers and heights from what the first pass kept.
+    fn build_shape(&self, c: Collect) -> Result<Shape, AssembleError> {
+        let Collect { mut packs, held } = c;
+        let batch = &self.info.batch;
+        let mut count = self
+            .tx
+            .prepare_cached("SELECT count(*) FROM serials WHERE parent = ?1")?;
+        let mut nodes: Vec<Node> = Vec::new();
+        // Containers among the non-unit identifiers: they hold identifiers of this batch, or
+        // (rarely) only of others.
+        let mut foreign_only = HashSet::new();
+        for p in &packs {
+            let here = held.get(&p.id).copied().unwrap_or(0);
+            if here == 0 {
+                let total: i64 = count.query_row([p.id], |r| r.get(0))?;
+                if total == 0 {
+                    continue;
+                }
+                foreign_only.insert(p.id);
+            }
+            nodes.push(Node {
+                id: p.id,
+                epc: p.epc.clone(),
+                level: p.level,
+                sscc: is_sscc(p.epc.as_str()),
+                parent: p.parent,
+                foreign_container: false,
+                height: 0,
+                commissioned_at: p.commissioned_at,
+            });
+        }
+        // Saleable units of this batch that hold something (unusual, but then their contents
+        // are not top level); a parent of another batch is not a container of this one.
+        let pack_ids: HashSet<i64> = packs.iter().map(|p| p.id).collect();
+        let mut lookup = self.tx.prepare_cached(
+            "SELECT batch, epc, parent, commissioned_at FROM serials WHERE id = ?1",
+        )?;
+        let mut times = TimeCache::default();
+        let mut others: Vec<i64> = held
+            .keys()
+            .filter(|id| !pack_ids.contains(id))
+            .copied()
+            .collect();
+        others.sort_unstable();
+        for id in others {
+            let row: Option<(String, String, Option<i64>, String)> = lookup
+                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .optional()?;
+            if let Some((b, epc, parent, at)) = row
+                && &b == batch
+            {
+                nodes.push(Node {
+                    id,
+                    sscc: is_sscc(&epc),
+                    epc: EpcUri::from_rendered(epc),
+                    level: PackagingLevel::Each,
+                    parent,
+                    foreign_container: false,
+                    height: 0,
+                    commissioned_at: times.parse(&at, "commissioned_at")?,
+                });
+            }
+        }
+        // Heights: every container raises the ones above it (within this batch).
+        let index: HashMap<i64, usize> = nodes.iter().enumerate().map(|(i, n)| (n.id, i)).collect();
+        for i in 0..nodes.len() {
+            let mut up = nodes[i].parent;
+            let mut depth = 0;
+            while let Some(j) = up.and_then(|p| index.get(&p).copied()) {
+                depth += 1;
+                if depth > nodes.len() as u32 {
+                    return Err(AssembleError::Read(format!(
+                        "the containers above {} form a cycle",
+                        nodes[i].epc
+                    )));
+                }
+                nodes[j].height = nodes[j].height.max(depth);
+                up = nodes[j].parent;
+            }
+        }
+        // An SSCC that holds no container of this batch may still hold one of another.
+        let mut foreign = self.tx.prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM serials c WHERE c.parent = ?1 AND c.batch <> ?2
+                 AND EXISTS (SELECT 1 FROM serials g WHERE g.parent = c.id))",
+        )?;
+        for n in nodes.iter_mut().filter(|n| n.sscc && n.height == 0) {
+            let here = held.get(&n.id).copied().unwrap_or(0);
+            let others = foreign_only.contains(&n.id) || {
+                let total: i64 = count.query_row([n.id], |r| r.get(0))?;
+                total as u64 > here
+            };
+            if others {
+                n.foreign_container = foreign.query_row(params![n.id, batch], |r| r.get(0))?;
+            }
+        }
+        let pallets: HashSet<i64> = nodes
+            .iter()
+            .filter(|n| n.sscc && (n.height > 0 || n.foreign_container))
+            .map(|n| n.id)
+            .collect();
+        for n in nodes.iter_mut().filter(|n| pallets.contains(&n.id)) {
+            n.level = PackagingLevel::Pallet;
+        }
+        for p in packs.iter_mut().filter(|p| pallets.contains(&p.id)) {
+            p.level = PackagingLevel::Pallet;
+        }
+        nodes.sort_by_key(|n| (n.height, n.id));
+        Ok(Shape {
+            packs,
+            container_ids: nodes.iter().map(|n| n.id).collect(),
+            order: nodes
+                .into_iter()
+                .map(|n| (n.id, n.epc, n.level, n.commissioned_at))
+                .collect(),
+            containers: None,
+        })
+    }
+}
+
+impl BatchRows for SqliteBatchRows<'_> {
+    fn info(&self) -> &BatchInfo {
+        &self.info
+    }
+
+    fn units(
+        &mut self,
+        level: PackagingLevel,
+        visit: Visit<'_, UnitRow>,
+    ) -> Result<(), AssembleError> {
+        match level {
+            // The first pass over the batch also keeps what the shape needs.
+            PackagingLevel::Each if self.shape.is_none() => {
+                let mut c = Collect::default();
+                self.scan(true, &mut |row, unit| match c.add(row, unit) {
+                    Some(unit) => visit(unit),
+                    None => Ok(()),
+                })?;
+                self.shape = Some(self.build_shape(c)?);
+                Ok(())
+            }
+            PackagingLevel::Each => self.scan(false, &mut |row, _| visit(row)),
+            PackagingLevel::Case | PackagingLevel::Pallet => {
+                self.ensure_shape()?;
+                for p in self.shape().packs.iter().filter(|p| p.level == level) {
+                    visit(p.clone())?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn containers(&mut self) -> Result<Vec<ContainerRow>, AssembleError> {
+        self.ensure_shape()?;
+        if let Some(c) = &self.shape().containers {
+            return Ok(c.clone());
+        }
+        // Its latest `aggregate` as the parent: an `aggregate` that packed the container itself
+        // into another also wrote it a history row, whose parent then has a row of that event
+        // too (the parent of a pack always does; a container's own parent never takes part in
+        // packing into it, that would be a cycle).
+        let mut packed = self.tx.prepare_cached(
+            "SELECT e.event_time FROM serial_history h JOIN serial_events e ON e.seq = h.event
+             WHERE h.serial = ?1 AND e.kind = 'aggregate'
+               AND NOT EXISTS (SELECT 1 FROM serial_history p
+                               WHERE p.serial = h.parent AND p.event = h.event)
+             ORDER BY h.event DESC LIMIT 1",
+        )?;
+        let mut times = TimeCache::default();
+        let mut out = Vec::with_capacity(self.shape().order.len());
+        for (id, epc, level, commissioned_at) in &self.shape().order {
+            let at: Option<String> = packed.query_row([id], |r| r.get(0)).optional()?;
+            let packed_at = match at {
+                Some(t) => times.parse(&t, "event_time")?,
+                None => *commissioned_at,
+            };
+            out.push(ContainerRow {
+                id: *id,
+                epc: epc.clone(),
+                level: *level,
+                packed_at,
+            });
+        }
+        drop(packed);
+        if let Some(shape) = self.shape.as_mut() {
+            shape.containers = Some(out.clone());
+        }
+        Ok(out)
+    }
+
+    fn children(&mut self, container: i64, visit: Visit<'_, EpcUri>) -> Result<(), AssembleError> {
+        let mut stmt = self
+            .tx
+            .prepare_cached("SELECT epc FROM serials WHERE parent = ?1 ORDER BY id")?;
+        let mut rows = stmt.query([container])?;
+        while let Some(r) = rows.next()? {
+            visit(EpcUri::from_rendered(text(r, 0)?.to_string()))?;
+        }
+        Ok(())
+    }
+
+    fn top_level(&mut self, visit: Visit<'_, EpcUri>) -> Result<(), AssembleError> {
+        self.ensure_shape()?;
+        let inside = &self.shape().container_ids;
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT epc, parent FROM serials WHERE batch = ?1 AND state = 'commissioned'
+             ORDER BY id",
+        )?;
+        let mut rows = stmt.query([&self.info.batch])?;
+        while let Some(r) = rows.next()? {
+            let parent: Option<i64> = r.get(1)?;
+            if parent.is_none_or(|p| !inside.contains(&p)) {
+                visit(EpcUri::from_rendered(text(r, 0)?.to_string()))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn ends(&mut self, visit: Visit<'_, EndRow>) -> Result<(), AssembleError> {
+        // CROSS JOIN keeps the batch's rows as the outer loop (the history has no index by
+        // event); the ORDER BY is SQLite's sorter, which spills to disk rather than grow.
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT e.seq, e.kind, e.event_time, e.reason, s.epc
+             FROM serials s
+             CROSS JOIN serial_history h ON h.serial = s.id
+             CROSS JOIN serial_events e ON e.seq = h.event
+             WHERE s.batch = ?1 AND s.state IN ('decommissioned', 'destroyed', 'sampled')
+               AND e.kind IN ('decommission', 'destroy', 'sample')
+               AND h.event > coalesce((
+                   SELECT max(h2.event) FROM serial_history h2
+                   JOIN serial_events e2 ON e2.seq = h2.event
+                   WHERE h2.serial = s.id AND e2.kind IN ('commission', 'correct_status')), 0)
+             ORDER BY e.seq, s.id",
+        )?;
+        let mut rows = stmt.query([&self.info.batch])?;
+        let mut times = TimeCache::default();
+        while let Some(r) = rows.next()? {
+            let kind = match text(r, 1)? {
+                "decommission" => EndKind::Decommission,
+                "destroy" => EndKind::Destroy,
+                _ => EndKind::Sample,
+            };
+            visit(EndRow {
+                event: r.get(0)?,
+                kind,
+                time: times.parse(text(r, 2)?, "event_time")?,
+                reason: r.get(3)?,
+                epc: EpcUri::from_rendered(text(r, 4)?.to_string()),
+            })?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[path = "batch_rows_tests.rs"]
+pub(super) mod tests;
