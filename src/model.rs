@@ -57,7 +57,7 @@ pub enum LineEvent {
         batch: String,
     },
     /// A shipment leaves the site (`ship`, from the warehouse system or `linegate ship`).
-    Ship(Shipment),
+    Ship(Box<Shipment>),
     /// A sale that did not leave after all: its units are available again.
     VoidShipment {
         shipment: String,

@@ -103,8 +103,8 @@ pub struct ReceiptInfo {
     /// The receiving-advice number.
     pub document: String,
     pub received_at: DateTime<Utc>,
-    /// The shipment it came with and the GLN of the party that shipped it, if known.
-    pub shipment: Option<(String, String)>,
+    /// The shipment it came with and the GLN of the party that shipped it (None: the site).
+    pub shipment: Option<(String, Option<String>)>,
     /// The top-level identifiers received (a receipt names few).
     pub epcs: Vec<EpcUri>,
 }
@@ -325,8 +325,8 @@ pub fn receive<S: DocumentSink>(
     e.biz_location = Some(site.clone());
     e.biz_transactions = vec![transaction("recadv", &gln_of(site)?, &receipt.document)];
     if let Some((shipment, shipper)) = &receipt.shipment {
-        e.biz_transactions
-            .push(transaction(cbv::BTT_DESADV, shipper, shipment));
+        let shipper = shipper.clone().map_or_else(|| gln_of(site), Ok)?;
+        (e.biz_transactions).push(transaction(cbv::BTT_DESADV, &shipper, shipment));
     }
     one_event(e, ctx, sink, new_id)
 }

@@ -124,7 +124,7 @@ fn receipt() -> ReceiptInfo {
     ReceiptInfo {
         document: "REC-0042".into(),
         received_at: at(19, 0),
-        shipment: Some(("TRF-0042".into(), "0361414000001".into())),
+        shipment: Some(("TRF-0042".into(), None)),
         epcs: vec![sscc(10)],
     }
 }

@@ -99,7 +99,7 @@ pub(super) fn ship(f: &Fields<'_>, ctx: &DecodeContext<'_>) -> Result<LineEvent,
         true => Some(location(f, "from_location", ctx)?),
         false => None,
     };
-    Ok(LineEvent::Ship(Shipment {
+    Ok(LineEvent::Ship(Box::new(Shipment {
         shipment,
         kind,
         codes,
@@ -108,7 +108,7 @@ pub(super) fn ship(f: &Fields<'_>, ctx: &DecodeContext<'_>) -> Result<LineEvent,
         from_location,
         to_party: party(f, "to_party", ctx)?,
         to_location: location(f, "to_location", ctx)?,
-    }))
+    })))
 }
 
 /// `void_shipment`: a sale that did not leave.

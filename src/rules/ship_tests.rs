@@ -1,6 +1,7 @@
 //! Shipments judged whole against the in-memory ledger of `rules::tests`: what leaves, what may
 //! be voided, what comes back.
 
+use crate::gs1::EpcUri;
 use crate::model::{
     CodeRecord, LineEvent, Party, Receipt, RejectCode, Shipment, ShipmentKind, UnitAction,
 };
@@ -8,41 +9,36 @@ use crate::rules::serial::SerialState;
 use crate::rules::tests::{CASE_G, G, Ledger, code, commission, ledger, msg, verdict};
 use crate::rules::{BatchState, LedgerView};
 
-fn sscc(n: u32) -> CodeRecord {
-    let body = format!("0036141450{n:07}");
-    let key = format!(
-        "(00){body}{}",
-        crate::gs1::check_digit(&body).expect("digits")
-    );
-    let parsed = crate::gs1::parse_code(&key, chrono::Utc::now().date_naive()).expect("sscc");
-    let prefixes = crate::gs1::CompanyPrefixes::new(vec![], Some(7)).expect("prefixes");
+fn uri(s: &str) -> EpcUri {
+    EpcUri::parse(s).expect("an EPC URI")
+}
+
+/// SSCC 0361414 500000001 (key and EPC).
+fn sscc() -> CodeRecord {
     CodeRecord {
-        epc: prefixes.epc_uri(&parsed).expect("uri"),
-        key,
+        key: "(00)003614145000000013".into(),
+        epc: uri("urn:epc:id:sscc:0361414.0500000001"),
         gtin: None,
         lot: None,
         expiry: None,
     }
 }
 
-fn party() -> Party {
-    Party {
-        gln: "0614141000005".into(),
-        sgln: crate::gs1::EpcUri::parse("urn:epc:id:sgln:0614141.00000.0").expect("sgln"),
-    }
-}
-
-fn ship(id: &str, kind: ShipmentKind, codes: &[CodeRecord]) -> LineEvent {
-    LineEvent::Ship(Shipment {
+/// Ships one top-level identifier.
+fn ship(id: &str, kind: ShipmentKind, code: &CodeRecord) -> LineEvent {
+    LineEvent::Ship(Box::new(Shipment {
         shipment: id.into(),
         kind,
-        codes: codes.to_vec(),
+        codes: vec![code.clone()],
         po: Some("PO-1".into()),
         from_party: None,
         from_location: None,
-        to_party: party(),
-        to_location: party().sgln,
-    })
+        to_party: Party {
+            gln: "0614141000005".into(),
+            sgln: uri("urn:epc:id:sgln:0614141.00000.0"),
+        },
+        to_location: uri("urn:epc:id:sgln:0614141.00020.0"),
+    }))
 }
 
 fn void(id: &str) -> LineEvent {
@@ -90,7 +86,7 @@ fn world() -> World {
     let cases: Vec<CodeRecord> = (0..2)
         .map(|i| code(CASE_G, &format!("C{i}"), None))
         .collect();
-    let pallet = sscc(1);
+    let pallet = sscc();
     let all = [&units[..], &cases[..], std::slice::from_ref(&pallet)].concat();
     assert_eq!(step(&mut l, commission(all)), None);
     for (case, content) in cases.iter().zip(units.chunks(2)) {
@@ -116,12 +112,7 @@ fn world() -> World {
 #[test]
 fn shipping_a_pallet_ships_everything_under_it_once() {
     let mut w = world();
-    let plan = verdict(
-        &w.l,
-        "L1",
-        ship("D1", ShipmentKind::Sale, &[w.pallet.clone()]),
-    )
-    .expect("ships");
+    let plan = verdict(&w.l, "L1", ship("D1", ShipmentKind::Sale, &w.pallet)).expect("ships");
     let mut shipped: Vec<&str> = plan.serials.iter().map(|s| s.key.as_str()).collect();
     shipped.sort();
     let all = [&w.units[..4], &w.cases[..], std::slice::from_ref(&w.pallet)].concat();
@@ -132,10 +123,7 @@ fn shipping_a_pallet_ships_everything_under_it_once() {
         "the pallet, both cases and their four units"
     );
     assert!(plan.serials.iter().all(|s| s.state == SerialState::Shipped));
-    step(
-        &mut w.l,
-        ship("D1", ShipmentKind::Sale, &[w.pallet.clone()]),
-    );
+    step(&mut w.l, ship("D1", ShipmentKind::Sale, &w.pallet));
     assert_eq!(
         state(&w.l, &w.units[0]),
         (SerialState::Shipped, Some(w.cases[0].key.clone()))
@@ -146,11 +134,8 @@ fn shipping_a_pallet_ships_everything_under_it_once() {
         "loose, not shipped"
     );
 
-    let (rc, reason) = step(
-        &mut w.l,
-        ship("D1", ShipmentKind::Sale, &[w.units[4].clone()]),
-    )
-    .expect("a despatch advice number is used once");
+    let (rc, reason) = step(&mut w.l, ship("D1", ShipmentKind::Sale, &w.units[4]))
+        .expect("a despatch advice number is used once");
     assert_eq!(rc, RejectCode::ShipmentExists, "{reason}");
     assert!(reason.contains("D1"), "{reason}");
 }
@@ -170,7 +155,7 @@ fn shipping_a_destroyed_decommissioned_or_sampled_unit_is_refused_with_the_reaso
         reason: None,
     };
     assert_eq!(step(&mut l, units_ev(UnitAction::Destroy, loose(4))), None);
-    let (rc, reason) = step(&mut l, ship("D2", ShipmentKind::Sale, &loose(4))).expect("refused");
+    let (rc, reason) = step(&mut l, ship("D2", ShipmentKind::Sale, &units[4])).expect("refused");
     assert_eq!(rc, RejectCode::Destroyed);
     assert!(reason.contains("destroyed unit never leaves"), "{reason}");
     assert!(reason.contains(&units[4].key), "{reason}");
@@ -189,11 +174,7 @@ fn shipping_a_destroyed_decommissioned_or_sampled_unit_is_refused_with_the_reaso
         None
     );
     for (unit, state) in [(&extra[0], "decommissioned"), (&extra[1], "sampled")] {
-        let (rc, reason) = step(
-            &mut l,
-            ship("D3", ShipmentKind::Sale, std::slice::from_ref(unit)),
-        )
-        .expect("no");
+        let (rc, reason) = step(&mut l, ship("D3", ShipmentKind::Sale, unit)).expect("no");
         assert_eq!(rc, RejectCode::InvalidTransition, "{reason}");
         assert!(
             reason.contains(&format!("is {state}; only a commissioned unit")),
@@ -203,8 +184,7 @@ fn shipping_a_destroyed_decommissioned_or_sampled_unit_is_refused_with_the_reaso
     // A container whose contents are out of line does not leave either (the store could hold
     // this after a manual repair; the rules never make it).
     l.serials.get_mut(&units[0].key).expect("unit").facts.state = SerialState::Destroyed;
-    let (rc, reason) =
-        step(&mut l, ship("D4", ShipmentKind::Sale, &[pallet.clone()])).expect("refused");
+    let (rc, reason) = step(&mut l, ship("D4", ShipmentKind::Sale, &pallet)).expect("refused");
     assert_eq!(rc, RejectCode::Destroyed, "{reason}");
     assert!(
         reason.contains(&units[0].key) && reason.contains("unpack"),
@@ -217,10 +197,7 @@ fn shipping_a_destroyed_decommissioned_or_sampled_unit_is_refused_with_the_reaso
 fn only_a_sale_can_be_voided_and_only_once() {
     let mut w = world();
     assert_eq!(
-        step(
-            &mut w.l,
-            ship("T1", ShipmentKind::Transfer, &[w.pallet.clone()])
-        ),
+        step(&mut w.l, ship("T1", ShipmentKind::Transfer, &w.pallet)),
         None
     );
     let (rc, reason) = step(&mut w.l, void("T1")).expect("a transfer is not voided");
@@ -239,10 +216,7 @@ fn only_a_sale_can_be_voided_and_only_once() {
     assert_eq!(rc, RejectCode::UnknownShipment);
 
     assert_eq!(
-        step(
-            &mut w.l,
-            ship("S1", ShipmentKind::Sale, &[w.units[4].clone()])
-        ),
+        step(&mut w.l, ship("S1", ShipmentKind::Sale, &w.units[4])),
         None
     );
     assert_eq!(step(&mut w.l, void("S1")), None);
@@ -256,10 +230,7 @@ fn only_a_sale_can_be_voided_and_only_once() {
 fn a_void_takes_back_the_whole_hierarchy_in_its_containers() {
     let mut w = world();
     assert_eq!(
-        step(
-            &mut w.l,
-            ship("S1", ShipmentKind::Sale, &[w.pallet.clone()])
-        ),
+        step(&mut w.l, ship("S1", ShipmentKind::Sale, &w.pallet)),
         None
     );
     assert_eq!(step(&mut w.l, void("S1")), None);
@@ -274,10 +245,7 @@ fn a_void_takes_back_the_whole_hierarchy_in_its_containers() {
     );
     // Shipped again under a new number: the first void cannot be repeated on it.
     assert_eq!(
-        step(
-            &mut w.l,
-            ship("S2", ShipmentKind::Sale, &[w.pallet.clone()])
-        ),
+        step(&mut w.l, ship("S2", ShipmentKind::Sale, &w.pallet)),
         None
     );
     let (rc, _) = step(&mut w.l, void("S1")).expect("S1 is voided");
@@ -288,10 +256,7 @@ fn a_void_takes_back_the_whole_hierarchy_in_its_containers() {
 fn a_void_refuses_units_that_came_back_or_left_again() {
     let mut w = world();
     assert_eq!(
-        step(
-            &mut w.l,
-            ship("S1", ShipmentKind::Sale, &[w.pallet.clone()])
-        ),
+        step(&mut w.l, ship("S1", ShipmentKind::Sale, &w.pallet)),
         None
     );
     assert_eq!(
@@ -302,10 +267,7 @@ fn a_void_refuses_units_that_came_back_or_left_again() {
     assert_eq!(rc, RejectCode::InvalidTransition);
     assert!(reason.contains("commissioned"), "{reason}");
     assert_eq!(
-        step(
-            &mut w.l,
-            ship("S2", ShipmentKind::Sale, &[w.pallet.clone()])
-        ),
+        step(&mut w.l, ship("S2", ShipmentKind::Sale, &w.pallet)),
         None
     );
     let (rc, reason) = step(&mut w.l, void("S1")).expect("left again");
@@ -321,10 +283,7 @@ fn a_receipt_takes_shipped_top_level_units_back_with_their_contents() {
     assert_eq!(rc, RejectCode::InvalidTransition, "{reason}");
     assert!(reason.contains("only shipped units"), "{reason}");
     assert_eq!(
-        step(
-            &mut w.l,
-            ship("T1", ShipmentKind::Transfer, &[w.pallet.clone()])
-        ),
+        step(&mut w.l, ship("T1", ShipmentKind::Transfer, &w.pallet)),
         None
     );
 
@@ -333,10 +292,7 @@ fn a_receipt_takes_shipped_top_level_units_back_with_their_contents() {
     let (rc, _) = step(&mut w.l, receive(&[w.pallet.clone()], Some("X9"))).expect("unknown");
     assert_eq!(rc, RejectCode::UnknownShipment);
     assert_eq!(
-        step(
-            &mut w.l,
-            ship("S2", ShipmentKind::Sale, &[w.units[4].clone()])
-        ),
+        step(&mut w.l, ship("S2", ShipmentKind::Sale, &w.units[4])),
         None
     );
     let (rc, reason) =

@@ -17,9 +17,11 @@ pub(super) const CASE_G: &str = "50361414567899";
 pub(super) struct Ledger {
     pub batches: HashMap<String, BatchView>,
     pub serials: HashMap<String, SerialRecord>,
-    /// Shipments in shipping order: the record and each identifier with "top-level".
-    pub shipments: Vec<(String, ShipmentRecord, Vec<(String, bool)>)>,
+    pub shipments: Vec<Recorded>,
 }
+
+/// A shipment in shipping order: its id, its record and each identifier with "top-level".
+pub(super) type Recorded = (String, ShipmentRecord, Vec<(String, bool)>);
 
 impl LedgerView for Ledger {
     type Error = std::convert::Infallible;
