@@ -61,6 +61,12 @@ pub async fn run_until(
         assembler_config(&config),
         workers.clone(),
     )));
+    // Per-event messages (commission, aggregation, …) for the partners that take them.
+    worker_tasks.push(tokio::spawn(assemble::single_task::run(
+        store.clone(),
+        assembler_config(&config),
+        workers.clone(),
+    )));
     for up in &config.upstreams {
         let sink = HttpSink::new(&up.url, up.timeout, up.ca_file.as_deref())
             .with_context(|| format!("upstream '{}'", up.name))?;

@@ -18,6 +18,7 @@ pub mod partner;
 pub mod rows;
 pub mod shipment;
 pub mod single;
+pub mod single_task;
 pub mod split;
 #[cfg(test)]
 pub(crate) mod testkit;

@@ -15,6 +15,8 @@
 
 mod batch_rows;
 mod checkpoint;
+mod event_record;
+mod event_rows;
 mod ledger;
 mod line_batch;
 mod line_state;
@@ -35,6 +37,7 @@ use std::sync::Arc;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 pub use batch_rows::SqliteBatchRows;
+pub use event_rows::{EventBuildFn, Interest, Reported};
 pub use line_batch::OpenBatch;
 pub use line_state::BatchProgress;
 pub use outbox::{AttemptOutcome, Delivery, OUTBOX_DIR, OutboxFiles, OutboxSink, PartFile};
@@ -168,6 +171,11 @@ enum Command {
     RecordAttempt(
         outbox::AttemptRecord,
         oneshot::Sender<Result<(), StoreError>>,
+    ),
+    /// Per-event reporting: start cursors, or record a message's documents (`event_record`).
+    Events(
+        event_record::Write,
+        oneshot::Sender<Result<Option<Reported>, StoreError>>,
     ),
 }
 

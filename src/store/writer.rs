@@ -147,5 +147,8 @@ fn run_single(conn: &mut Connection, cmd: Command, wakeups: &Wakeups, policy: &R
         Command::RecordAttempt(rec, reply) => {
             let _ = reply.send(outbox::record_attempt(conn, &rec));
         }
+        Command::Events(write, reply) => {
+            let _ = reply.send(super::event_record::apply(conn, write, wakeups));
+        }
     }
 }
