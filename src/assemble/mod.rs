@@ -17,6 +17,7 @@ pub mod eob;
 pub mod partner;
 pub mod rows;
 pub mod shipment;
+pub mod shipment_task;
 pub mod single;
 pub mod single_task;
 pub mod split;
@@ -90,6 +91,8 @@ pub async fn run(store: Store, cfg: AssemblerConfig, shutdown: CancellationToken
                 }
             }
         }
+        // Then shipments, voids and receipts (after the End of Batch of their batches).
+        shipment_task::drain(&store, &cfg, &shutdown).await;
         // A batch closed by `linegate batch close` (another process) has no wake-up: poll too.
         tokio::select! {
             _ = shutdown.cancelled() => return,

@@ -43,6 +43,8 @@ pub use line_state::BatchProgress;
 pub use outbox::{AttemptOutcome, Delivery, OUTBOX_DIR, OutboxFiles, OutboxSink, PartFile};
 pub use read::{OutboxRow, QuarantineRow, ReadOnlyStore};
 pub use read_ledger::{BatchDetail, BatchRow, HistoryRow, SerialDetail};
+pub use shipments::ShipmentSummary;
+pub use shipments::assembly::{ShipmentAssembled, ShipmentBuildFn, ShipmentJob};
 
 use crate::assemble::partner::EobTrigger;
 use crate::assemble::rows::{AssembleError, BatchRows};
@@ -167,6 +169,11 @@ enum Command {
     Assemble(
         Box<outbox::Built>,
         oneshot::Sender<Result<Option<Assembled>, StoreError>>,
+    ),
+    /// Record a shipment message's documents (`shipments::assembly`).
+    Shipments(
+        Box<shipments::assembly::Built>,
+        oneshot::Sender<Result<Option<ShipmentAssembled>, StoreError>>,
     ),
     RecordAttempt(
         outbox::AttemptRecord,

@@ -22,6 +22,7 @@ use super::{ReadOnlyStore, StoreError};
 use crate::model::{LineEvent, LineMessage, Receipt, Shipment, ShipmentKind};
 use crate::rules::{LedgerView, ShipmentLedger, ShipmentRecord, ShippedItem};
 
+pub mod assembly;
 pub mod rows;
 #[cfg(test)]
 mod tests;

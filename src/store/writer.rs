@@ -144,6 +144,9 @@ fn run_single(conn: &mut Connection, cmd: Command, wakeups: &Wakeups, policy: &R
             }
             let _ = reply.send(result);
         }
+        Command::Shipments(built, reply) => {
+            let _ = reply.send(super::shipments::assembly::record(conn, *built, wakeups));
+        }
         Command::RecordAttempt(rec, reply) => {
             let _ = reply.send(outbox::record_attempt(conn, &rec));
         }

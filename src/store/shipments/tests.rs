@@ -34,11 +34,11 @@ fn code(text: &str) -> CodeRecord {
     .expect("a valid code")
 }
 
-fn unit(s: &str) -> CodeRecord {
+pub(super) fn unit(s: &str) -> CodeRecord {
     code(&format!("(01)00361414567894(21){s}"))
 }
 
-fn sscc(n: u32) -> CodeRecord {
+pub(super) fn sscc(n: u32) -> CodeRecord {
     let body = format!("0036141450{n:07}");
     code(&format!(
         "(00){body}{}",
@@ -46,7 +46,7 @@ fn sscc(n: u32) -> CodeRecord {
     ))
 }
 
-fn ship(id: &str, kind: ShipmentKind, codes: Vec<CodeRecord>) -> LineEvent {
+pub(super) fn ship(id: &str, kind: ShipmentKind, codes: Vec<CodeRecord>) -> LineEvent {
     LineEvent::Ship(Box::new(Shipment {
         shipment: id.into(),
         kind,
@@ -62,15 +62,15 @@ fn ship(id: &str, kind: ShipmentKind, codes: Vec<CodeRecord>) -> LineEvent {
     }))
 }
 
-struct World {
-    dir: tempfile::TempDir,
-    runtime: tokio::runtime::Runtime,
-    store: Store,
+pub(super) struct World {
+    pub dir: tempfile::TempDir,
+    pub runtime: tokio::runtime::Runtime,
+    pub store: Store,
     n: u32,
 }
 
 impl World {
-    fn send(&mut self, event: LineEvent) -> IngestOutcome {
+    pub fn send(&mut self, event: LineEvent) -> IngestOutcome {
         self.n += 1;
         let time = Utc
             .with_ymd_and_hms(2026, 3, 4, 10, self.n, 0)
@@ -147,7 +147,7 @@ impl World {
 }
 
 /// Batch B1: cases 1 (A1, A2) and 2 (A3, A4) on pallet 10, and A5 loose.
-fn world() -> World {
+pub(super) fn world() -> World {
     let dir = tempfile::tempdir().expect("a temp dir");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
