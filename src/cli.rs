@@ -91,6 +91,9 @@ pub enum Command {
     /// Write a batch's End of Batch (EPCIS 1.2, 2.0 JSON-LD or 2.0 XML) to a file or stdout
     #[command(after_help = crate::export::EXAMPLES)]
     Export(crate::export::ExportArgs),
+    /// Record a shipment leaving the site (as the warehouse's `ship` message does)
+    #[command(after_help = crate::ship_cli::EXAMPLES)]
+    Ship(crate::ship_cli::ShipArgs),
 }
 
 #[derive(Debug, Args)]
@@ -287,7 +290,13 @@ mod tests {
             vec!["linegate", "batch", "close", "B1", "--config", "x.toml"],
             vec!["linegate", "batch", "release", "B1", "--config", "x.toml"],
             vec![
-                "linegate", "export", "B1", "--format", "epcis-1.2", "--config", "x.toml",
+                "linegate",
+                "export",
+                "B1",
+                "--format",
+                "epcis-1.2",
+                "--config",
+                "x.toml",
             ],
             vec![
                 "linegate", "batch", "cancel", "B1", "--config", "x.toml", "--reason", "r",
@@ -310,6 +319,22 @@ mod tests {
             vec![
                 "linegate", "simulate", "--config", "x.toml", "--units", "10",
             ],
+            vec![
+                "linegate",
+                "ship",
+                "DLV-1",
+                "--line",
+                "L1",
+                "--kind",
+                "sale",
+                "--to-party",
+                "0614141000005",
+                "--to-location",
+                "0614141000005",
+                "(00)003614145000000013",
+                "--config",
+                "x.toml",
+            ],
         ] {
             let cli = Cli::try_parse_from(&args).expect("parses");
             let path = match cli.command {
@@ -325,6 +350,7 @@ mod tests {
                 Command::Serial(SerialCommand::Show(s)) => s.config.config,
                 Command::Simulate(s) => s.config.config,
                 Command::Export(e) => e.config.config,
+                Command::Ship(s) => s.config.config,
                 Command::Demo(_) => unreachable!("the demo builds its own configuration"),
             };
             assert_eq!(path, PathBuf::from("x.toml"), "{args:?}");

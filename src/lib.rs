@@ -17,6 +17,7 @@
 //! * `forward`: delivers outbox documents to upstreams (HTTP), at least once.
 //! * `inspect`: the `linegate code` command (what the parser reads in a code).
 //! * `supervise`: `linegate batch close|release|cancel`, judged like line messages.
+//! * `ship_cli`: `linegate ship`, a shipment recorded like the warehouse's `ship` message.
 //! * `health`: what is wrong right now, per part, and each scanner station's state (logged
 //!   once per change, systemd STATUS, line state).
 //! * `disk_guard`: closes the sources' intake while free disk space is low.
@@ -43,6 +44,7 @@ pub mod model;
 pub mod protocol;
 pub mod reload;
 pub mod rules;
+pub mod ship_cli;
 pub mod shutdown;
 pub mod simulate;
 pub mod sources;

@@ -26,6 +26,7 @@ mod reconciliation;
 mod serial;
 mod serial_disk_guard;
 mod serial_stations;
+mod shipment;
 mod simulate;
 mod simulate_serial;
 mod support;
