@@ -5,12 +5,16 @@
 //! can be wrong (not JSON, too large, a missing or mistyped field, an unknown type, a malformed
 //! GS1 code) ends in a `Rejection` with a code the line can act on and a sentence an operator
 //! understands. Nothing here panics on input and nothing here touches the store: whether a batch
-//! is open or a serial is already used is for `rules`, which sees the ledger.
+//! is open or a serial is already used is for `rules`, which sees the ledger. The warehouse's
+//! messages (`ship`, `void_shipment`, `receive`) are decoded in `ship`; `fields` reads fields.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Map, Value};
 
+mod fields;
 mod ship;
+
+use fields::{Fields, codes, invalid, one_code};
 
 use crate::gs1::{self, CompanyPrefixes, Gtin, Lot};
 use crate::model::{
@@ -235,37 +239,6 @@ fn batch_open(f: &Fields<'_>) -> Result<BatchOpen, Rejection> {
     })
 }
 
-fn codes(
-    f: &Fields<'_>,
-    field: &str,
-    ctx: &DecodeContext<'_>,
-) -> Result<Vec<CodeRecord>, Rejection> {
-    let list = match f.obj.get(field) {
-        None => return Err(missing(field)),
-        Some(Value::Array(list)) if !list.is_empty() => list,
-        Some(_) => {
-            return Err(invalid(
-                field,
-                "must be a non-empty array of identifier strings",
-            ));
-        }
-    };
-    let mut out = Vec::with_capacity(list.len());
-    for (i, v) in list.iter().enumerate() {
-        let name = format!("{field}[{i}]");
-        let Value::String(text) = v else {
-            return Err(invalid(&name, "must be a string"));
-        };
-        out.push(code(&name, text, ctx)?);
-    }
-    Ok(out)
-}
-
-fn one_code(f: &Fields<'_>, field: &str, ctx: &DecodeContext<'_>) -> Result<CodeRecord, Rejection> {
-    let text = f.string(field)?;
-    code(field, &text, ctx)
-}
-
 /// Parses one identifier (SGTIN or SSCC, any form) named `field` in messages; also used by
 /// the serial scanner stations, so a scanned code is read exactly like one sent over MQTT.
 pub fn code(field: &str, text: &str, ctx: &DecodeContext<'_>) -> Result<CodeRecord, Rejection> {
@@ -292,59 +265,6 @@ fn shorten(s: &str) -> String {
         s.to_string()
     } else {
         format!("{}…", s.chars().take(60).collect::<String>())
-    }
-}
-
-fn missing(field: &str) -> Rejection {
-    Rejection::new(
-        RejectCode::MissingField,
-        format!("field `{field}` is required"),
-    )
-}
-
-fn invalid(field: &str, why: impl std::fmt::Display) -> Rejection {
-    Rejection::new(RejectCode::InvalidField, format!("field `{field}` {why}"))
-}
-
-/// Typed access to the fields of one message, turning absence and wrong types into rejections.
-struct Fields<'a> {
-    obj: &'a Map<String, Value>,
-}
-
-impl Fields<'_> {
-    fn string(&self, key: &str) -> Result<String, Rejection> {
-        match self.obj.get(key) {
-            None | Some(Value::Null) => Err(missing(key)),
-            Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-            Some(_) => Err(invalid(key, "must be a non-empty string")),
-        }
-    }
-
-    /// Optional free text (a reason), printable, at most `MAX_REASON_LEN` characters.
-    fn opt_text(&self, key: &str) -> Result<Option<String>, Rejection> {
-        match self.obj.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s))
-                if s.chars().count() <= MAX_REASON_LEN && !s.chars().any(|c| c.is_control()) =>
-            {
-                Ok(Some(s.clone()))
-            }
-            Some(_) => Err(invalid(
-                key,
-                format!("must be a string of at most {MAX_REASON_LEN} printable characters"),
-            )),
-        }
-    }
-
-    fn id_string(&self, key: &str) -> Result<String, Rejection> {
-        let s = self.string(key)?;
-        if s.len() > MAX_ID_LEN || s.chars().any(|c| c.is_control()) {
-            return Err(invalid(
-                key,
-                format!("must be at most {MAX_ID_LEN} printable characters"),
-            ));
-        }
-        Ok(s)
     }
 }
 

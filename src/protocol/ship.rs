@@ -10,7 +10,8 @@
 
 use serde_json::Value;
 
-use super::{DecodeContext, Fields, codes, invalid};
+use super::DecodeContext;
+use super::fields::{Fields, codes, invalid};
 use crate::gs1::{EpcUri, Gln, validate_sgln_uri};
 use crate::model::{LineEvent, Party, Receipt, Rejection, Shipment, ShipmentKind};
 
