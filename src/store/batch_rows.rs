@@ -13,24 +13,28 @@
 //! * an SSCC is `Pallet` when it holds (now) at least one container — an identifier that itself
 //!   holds something — and `Case` otherwise (a shipper case, or an empty pallet label).
 //!
-//! ## The shape of the batch, worked out once
+//! ## One pass over the batch
 //! Containers are few (a million units make 10,000 cases and 250 pallets), units are many. The
-//! first pass over the batch (the `Each` commission rows, or a pass of its own when something
-//! else is asked first) keeps the batch's non-unit identifiers and counts, per parent, how many
-//! of the batch's identifiers it holds. From that, and from a few indexed queries per
-//! container, `Shape` knows every container of the batch, its level and its height (0: holds
-//! no container; a pallet of cases: 1), which orders `containers()` innermost first and tells
-//! `top_level` which parents are of this batch. An identifier packed in a container of another
-//! batch (a mixed pallet) counts as top level here, as does one whose container holds only
-//! identifiers of other batches; the exact child counts come from the `serials_by_parent`
-//! index, so neither is missed.
+//! first pass over the batch's rows (the `Each` commission rows, or a pass of its own when
+//! something else is asked first) keeps what every later call needs, in memory proportional to
+//! the containers, not the units: the batch's non-unit identifiers, per parent how many of the
+//! batch's identifiers it holds, the id ranges where live identifiers without a parent are, and
+//! the ids of the units taken out. From that, and from a few indexed queries per container,
+//! `Shape` knows every container of the batch, its level and its height (0: holds no
+//! container; a pallet of cases: 1), which orders `containers()` innermost first. An identifier
+//! packed in a container of another batch (a mixed pallet) counts as top level here, as does
+//! one whose container holds only identifiers of other batches; the exact child counts come
+//! from the `serials_by_parent` index, so neither is missed.
 //!
 //! ## Cost per call
-//! * `units(Each)`, `top_level`, `ends`: one pass each over the batch's rows in `serials`
-//!   (index `serials_by_batch`, rows in id order, so the table is read sequentially);
+//! * `units(Each)`: one pass over the batch's rows in `serials` (index `serials_by_batch`, rows
+//!   in id order, so the table is read sequentially) — the only full pass;
 //! * `units(Case | Pallet)`: from memory;
 //! * `containers()`: one `serial_history` probe per container (its latest `aggregate`);
-//! * `children(c)`: a range of `serials_by_parent`.
+//! * `children(c)`: a range of `serials_by_parent`;
+//! * `top_level`: range queries over the noted runs of loose identifiers (a pallet's id, or one
+//!   range over a batch that packed nothing), plus the few packed in other batches' containers;
+//! * `ends`: the history of the units taken out, looked up by id.
 //!
 //! ## Units taken out (`ends`)
 //! A unit is reported as taken out when its state now is decommissioned, destroyed or sampled;
@@ -91,12 +95,16 @@ pub struct SqliteBatchRows<'c> {
 struct Shape {
     /// The batch's identifiers that are not saleable units, in id order, levels final.
     packs: Vec<UnitRow>,
-    /// The batch's identifiers that hold something now.
-    container_ids: HashSet<i64>,
     /// Those containers innermost first (id, EPC, level, commissioned), without `packed_at`.
     order: Vec<(i64, EpcUri, PackagingLevel, DateTime<Utc>)>,
     /// `containers()` once asked.
     containers: Option<Vec<ContainerRow>>,
+    /// Id ranges holding the batch's live identifiers without a parent (and others).
+    loose: Vec<(i64, i64)>,
+    /// Parents of the batch's identifiers that are identifiers of other batches.
+    foreign_parents: Vec<i64>,
+    /// The units taken out now.
+    out: Vec<i64>,
 }
 
 /// What the first pass keeps.
@@ -105,7 +113,22 @@ struct Collect {
     packs: Vec<UnitRow>,
     /// Parent id → how many of the batch's identifiers it holds.
     held: HashMap<i64, u64>,
+    /// The parent of the latest rows and how many of them in a row: a case's units are mostly
+    /// adjacent, so the map is touched once per run, not per unit.
+    run: Option<(i64, u64)>,
+    /// Live identifiers without a parent, as runs `(first id, last id, position of the last)`
+    /// over the batch's rows (see `LOOSE_GAP`).
+    loose: Vec<(i64, i64, u64)>,
+    /// Units taken out now (decommissioned, destroyed, sampled).
+    out: Vec<i64>,
+    /// Rows seen.
+    pos: u64,
 }
+
+/// Loose identifiers at most this many batch rows apart share a run: `top_level` reads a run
+/// with one range query, so a batch with many scattered loose units costs at most about one
+/// more pass, not a query per unit.
+const LOOSE_GAP: u64 = 64;
 
 /// A container while its level and height are worked out.
 struct Node {
@@ -233,14 +256,40 @@ impl Collect {
     /// Counts the row in its parent and keeps it unless it is a saleable unit, which it hands
     /// back.
     fn add(&mut self, row: UnitRow, unit: bool) -> Option<UnitRow> {
+        self.pos += 1;
         if let Some(p) = row.parent {
-            *self.held.entry(p).or_default() += 1;
+            match &mut self.run {
+                Some((q, n)) if *q == p => *n += 1,
+                _ => {
+                    self.flush();
+                    self.run = Some((p, 1));
+                }
+            }
+        }
+        match row.state {
+            SerialState::Commissioned if row.parent.is_none() => match self.loose.last_mut() {
+                Some((_, last, at)) if self.pos - *at <= LOOSE_GAP => {
+                    *last = row.id;
+                    *at = self.pos;
+                }
+                _ => self.loose.push((row.id, row.id, self.pos)),
+            },
+            SerialState::Decommissioned | SerialState::Destroyed | SerialState::Sampled => {
+                self.out.push(row.id)
+            }
+            SerialState::Commissioned | SerialState::Shipped => {}
         }
         if unit {
             return Some(row);
         }
         self.packs.push(row);
         None
+    }
+
+    fn flush(&mut self) {
+        if let Some((p, n)) = self.run.take() {
+            *self.held.entry(p).or_default() += n;
+        }
     }
 }
 
@@ -295,8 +344,17 @@ impl SqliteBatchRows<'_> {
     }
 
     /// Levels, containers and heights from what the first pass kept.
-    fn build_shape(&self, c: Collect) -> Result<Shape, AssembleError> {
-        let Collect { mut packs, held } = c;
+    fn build_shape(&self, mut c: Collect) -> Result<Shape, AssembleError> {
+        c.flush();
+        let Collect {
+            mut packs,
+            held,
+            run: _,
+            loose,
+            out,
+            pos: _,
+        } = c;
+        let mut foreign_parents = Vec::new();
         let batch = &self.info.batch;
         let mut count = self
             .tx
@@ -342,9 +400,12 @@ impl SqliteBatchRows<'_> {
             let row: Option<(String, String, Option<i64>, String)> = lookup
                 .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
                 .optional()?;
-            if let Some((b, epc, parent, at)) = row
-                && &b == batch
-            {
+            let Some((b, epc, parent, at)) = row else {
+                continue;
+            };
+            if &b != batch {
+                foreign_parents.push(id);
+            } else {
                 nodes.push(Node {
                     id,
                     sscc: is_sscc(&epc),
@@ -403,12 +464,14 @@ impl SqliteBatchRows<'_> {
         nodes.sort_by_key(|n| (n.height, n.id));
         Ok(Shape {
             packs,
-            container_ids: nodes.iter().map(|n| n.id).collect(),
             order: nodes
                 .into_iter()
                 .map(|n| (n.id, n.epc, n.level, n.commissioned_at))
                 .collect(),
             containers: None,
+            loose: loose.into_iter().map(|(a, b, _)| (a, b)).collect(),
+            foreign_parents,
+            out,
         })
     }
 }
@@ -496,30 +559,60 @@ impl BatchRows for SqliteBatchRows<'_> {
 
     fn top_level(&mut self, visit: Visit<'_, EpcUri>) -> Result<(), AssembleError> {
         self.ensure_shape()?;
-        let inside = &self.shape().container_ids;
+        let shape = self.shape();
+        let batch = &self.info.batch;
+        // Live identifiers in containers of other batches (rare): read first, merged by id.
+        let mut inside_others: Vec<(i64, String)> = Vec::new();
         let mut stmt = self.tx.prepare_cached(
-            "SELECT epc, parent FROM serials WHERE batch = ?1 AND state = 'commissioned'
+            "SELECT id, epc FROM serials WHERE parent = ?1 AND batch = ?2 AND state = 'commissioned'",
+        )?;
+        for p in &shape.foreign_parents {
+            let mut rows = stmt.query(params![p, batch])?;
+            while let Some(r) = rows.next()? {
+                inside_others.push((r.get(0)?, text(r, 1)?.to_string()));
+            }
+        }
+        inside_others.sort_unstable();
+        let mut inside_others = inside_others.into_iter().peekable();
+        // The loose ones, from the runs the first pass noted.
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT id, epc FROM serials
+             WHERE id BETWEEN ?1 AND ?2 AND batch = ?3 AND state = 'commissioned'
+               AND parent IS NULL
              ORDER BY id",
         )?;
-        let mut rows = stmt.query([&self.info.batch])?;
-        while let Some(r) = rows.next()? {
-            let parent: Option<i64> = r.get(1)?;
-            if parent.is_none_or(|p| !inside.contains(&p)) {
-                visit(EpcUri::from_rendered(text(r, 0)?.to_string()))?;
+        for (first, last) in &shape.loose {
+            let mut rows = stmt.query(params![first, last, batch])?;
+            while let Some(r) = rows.next()? {
+                let id: i64 = r.get(0)?;
+                while let Some((_, epc)) = inside_others.next_if(|(o, _)| *o < id) {
+                    visit(EpcUri::from_rendered(epc))?;
+                }
+                visit(EpcUri::from_rendered(text(r, 1)?.to_string()))?;
             }
+        }
+        for (_, epc) in inside_others {
+            visit(EpcUri::from_rendered(epc))?;
         }
         Ok(())
     }
 
     fn ends(&mut self, visit: Visit<'_, EndRow>) -> Result<(), AssembleError> {
-        // CROSS JOIN keeps the batch's rows as the outer loop (the history has no index by
-        // event); the ORDER BY is SQLite's sorter, which spills to disk rather than grow.
+        self.ensure_shape()?;
+        let out = &self.shape().out;
+        if out.is_empty() {
+            return Ok(());
+        }
+        // The units the first pass found taken out, handed over as a JSON array (SQLite looks
+        // each up by id); the ORDER BY is SQLite's sorter, which spills to disk rather than grow.
+        let ids = serde_json::to_string(out)
+            .map_err(|e| AssembleError::Read(format!("unit ids: {e}")))?;
         let mut stmt = self.tx.prepare_cached(
             "SELECT e.seq, e.kind, e.event_time, e.reason, s.epc
              FROM serials s
              CROSS JOIN serial_history h ON h.serial = s.id
              CROSS JOIN serial_events e ON e.seq = h.event
-             WHERE s.batch = ?1 AND s.state IN ('decommissioned', 'destroyed', 'sampled')
+             WHERE s.id IN (SELECT value FROM json_each(?1))
                AND e.kind IN ('decommission', 'destroy', 'sample')
                AND h.event > coalesce((
                    SELECT max(h2.event) FROM serial_history h2
@@ -527,7 +620,7 @@ impl BatchRows for SqliteBatchRows<'_> {
                    WHERE h2.serial = s.id AND e2.kind IN ('commission', 'correct_status')), 0)
              ORDER BY e.seq, s.id",
         )?;
-        let mut rows = stmt.query([&self.info.batch])?;
+        let mut rows = stmt.query([ids])?;
         let mut times = TimeCache::default();
         while let Some(r) = rows.next()? {
             let kind = match text(r, 1)? {
