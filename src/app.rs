@@ -15,6 +15,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::api;
 use crate::assemble::{self, AssemblerConfig, Partner};
 use crate::config::Config;
 use crate::disk_guard::DiskGuard;
@@ -50,6 +51,15 @@ pub async fn run_until(
             .await
             .context("starting the embedded MQTT broker")??;
     }
+    // The local API (`[api]`): its token read and its socket bound before anything starts.
+    let api = match &config.api {
+        Some(cfg) => Some(
+            api::Listener::open(cfg)
+                .await
+                .context("starting the local API")?,
+        ),
+        None => None,
+    };
     let (store, store_thread) = Store::open(&config.gateway.data_dir, config.rules_policy())
         .with_context(|| format!("opening the store in {}", config.gateway.data_dir.display()))?;
     tracing::info!(data_dir = %config.gateway.data_dir.display(), "store open");
@@ -129,6 +139,18 @@ pub async fn run_until(
             tokio::spawn(serial::run(cfg, shared, sources.clone()))
         })
         .collect();
+    // A source like the others: it reaches only the store, and obeys the intake.
+    let api_tasks: Vec<JoinHandle<()>> = (api.into_iter())
+        .map(|listener| {
+            let shared = api::Shared {
+                store: store.clone(),
+                health: health.clone(),
+                intake: intake.clone(),
+            };
+            let (config, stop) = (config.clone(), sources.clone());
+            tokio::spawn(async move { listener.serve(&config, shared, stop).await })
+        })
+        .collect();
     drop(store);
 
     shutdown::notify_status(&format!(
@@ -151,6 +173,7 @@ pub async fn run_until(
     sources.cancel();
     finish("MQTT source", vec![source_task], deadline).await;
     finish("serial scanner stations", station_tasks, deadline).await;
+    finish("local API", api_tasks, deadline).await;
     workers.cancel();
     finish("assembler and forwarders", worker_tasks, deadline).await;
     // Every Store handle is gone now; the writer applies what is queued and closes the file.

@@ -27,6 +27,7 @@
 //! * `demo`: `linegate demo`, the main job end to end on embedded defaults.
 //! * `app`: wiring, startup and ordered shutdown.
 
+pub mod api;
 pub mod app;
 pub mod assemble;
 pub mod broker;

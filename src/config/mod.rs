@@ -5,6 +5,7 @@
 //! malformed GLNs, SGLNs and URLs, duplicate names — is collected with its key path before
 //! anything is reported. Section types live in `sections`; the walker in `reader`.
 
+mod api;
 mod mqtt_security;
 mod reader;
 mod scanner;
@@ -13,6 +14,7 @@ mod sections;
 
 use std::path::{Path, PathBuf};
 
+pub use api::Api;
 pub use mqtt_security::{ClientAuth, MqttCredentials, MqttTls, PasswordSource, SYSTEM_CA_BUNDLE};
 pub use reader::Problem;
 pub use scanner::{
@@ -36,6 +38,8 @@ pub struct Config {
     pub upstreams: Vec<Upstream>,
     /// Serial scanner stations (`[[scanner]]`, docs/scanners.md).
     pub scanners: Vec<Scanner>,
+    /// The local HTTP API (`[api]`, docs/local-api.md); `None` without the table: no API.
+    pub api: Option<Api>,
     /// The file this was read from (`load`); `None` for text parsed in memory (the demo). The
     /// daemon reads it again on SIGHUP (`reload`).
     pub file: Option<PathBuf>,
@@ -112,9 +116,10 @@ pub fn parse(text: &str) -> Result<Config, ParseError> {
     let mut p = reader::Problems::default();
     let root = reader::Table::root(&table);
     let config = sections::read(&root, &mut p);
+    let api = api::read(&root, table.contains_key("api"), &mut p);
     root.finish(&mut p);
     match config {
-        Some(c) if p.0.is_empty() => Ok(c),
+        Some(c) if p.0.is_empty() => Ok(Config { api, ..c }),
         _ if p.0.is_empty() => Err(ParseError::Invalid(vec![Problem {
             path: "(file)".into(),
             message: "is incomplete".into(),

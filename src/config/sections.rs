@@ -154,6 +154,7 @@ pub(super) fn read(root: &Table<'_>, p: &mut Problems) -> Option<Config> {
         lines,
         upstreams,
         scanners,
+        api: None,
         file: None,
     })
 }

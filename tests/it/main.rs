@@ -8,6 +8,7 @@
 //! must be installed.
 
 mod aggregation;
+mod api;
 mod bad_input;
 mod cli;
 mod code_cmd;
