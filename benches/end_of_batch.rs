@@ -13,7 +13,8 @@
 //! with the `jsonschema` crate against GS1's JSON Schema (neither is timed).
 //!
 //! Run with `cargo bench --bench end_of_batch`; `LINEGATE_BENCH_UNITS=40000` is a smoke run.
-//! The database lives under `TMPDIR`.
+//! The database lives under `TMPDIR`; `LINEGATE_BENCH_DIR=/path` keeps it there and reuses it
+//! on the next run (to profile the export alone).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -175,13 +176,19 @@ fn main() {
         child_wrapper();
     }
     let units = units_from_env();
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    fill(dir.path(), units);
-    let config_path = dir.path().join("linegate.toml");
-    std::fs::write(&config_path, config(dir.path())).expect("config");
+    // LINEGATE_BENCH_DIR keeps the database there and reuses it on the next run (profiling).
+    let temp = tempfile::tempdir().expect("a temporary directory");
+    let dir =
+        std::env::var_os("LINEGATE_BENCH_DIR").map_or(temp.path().to_path_buf(), PathBuf::from);
+    std::fs::create_dir_all(&dir).expect("the bench directory");
+    if !dir.join("linegate.db").exists() {
+        fill(&dir, units);
+    }
+    let config_path = dir.join("linegate.toml");
+    std::fs::write(&config_path, config(&dir)).expect("config");
     let mut failed = false;
     for format in ["epcis-1.2", "epcis-2.0-json", "epcis-2.0-xml"] {
-        let out = dir.path().join(format!("eob.{format}"));
+        let out = dir.join(format!("eob.{format}"));
         let (secs, rss) = export(&config_path, format, &out);
         let bytes = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
         let valid = validate(format, &out);
