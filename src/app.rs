@@ -203,11 +203,11 @@ fn assembler_config(config: &Config) -> AssemblerConfig {
             .iter()
             .map(|l| (l.id.clone(), l.sgln.clone()))
             .collect(),
-        partners: config
-            .upstreams
-            .iter()
-            .map(|u| Partner::new(&u.name, u.sender_gln.clone(), u.receiver_gln.clone()))
-            .collect(),
+        // Each upstream's settings (format, messages, variants, limits…), read and checked by
+        // `config::upstream`.
+        partners: (config.upstreams.iter())
+            .map(|u| u.partner.clone())
+            .collect::<Vec<Partner>>(),
         tz_offset: config.gateway.timezone_offset.clone(),
     }
 }

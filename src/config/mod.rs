@@ -3,7 +3,8 @@
 //! `load` is the one path used by `linegate run` and `linegate validate`, so a file that
 //! validates is a file that starts. Every problem — unknown keys, missing keys, wrong types,
 //! malformed GLNs, SGLNs and URLs, duplicate names — is collected with its key path before
-//! anything is reported. Section types live in `sections`; the walker in `reader`.
+//! anything is reported. Section types live in `sections`, `upstream` (a partner: where to
+//! deliver and what to send) and `scanner`; the walker in `reader`.
 
 mod api;
 mod mqtt_security;
@@ -11,6 +12,7 @@ mod reader;
 mod scanner;
 mod scanner_station;
 mod sections;
+mod upstream;
 
 use std::path::{Path, PathBuf};
 
@@ -21,7 +23,8 @@ pub use scanner::{
     Aggregation, FlowControl, Framing, Order, ParentRule, Parity, PortSettings, RejectAction,
     Scanner, Station,
 };
-pub use sections::{Gateway, Line, Mqtt, Upstream};
+pub use sections::{Gateway, Line, Mqtt};
+pub use upstream::Upstream;
 
 use crate::gs1::CompanyPrefixes;
 

@@ -55,21 +55,6 @@ pub struct Line {
     pub block_unaggregated: bool,
 }
 
-/// `[[upstream]]`: a partner that receives documents.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Upstream {
-    pub name: String,
-    pub url: String,
-    pub sender_gln: Gln,
-    pub receiver_gln: Gln,
-    pub timeout: Duration,
-    pub retry_initial: Duration,
-    pub retry_max: Duration,
-    pub ca_file: Option<String>,
-    /// This partner accepts a decommissioned serial being commissioned again.
-    pub allow_recommission: bool,
-}
-
 pub(super) fn read(root: &Table<'_>, p: &mut Problems) -> Option<Config> {
     let gs1 = root.table("gs1", p);
     let known = gs1.strings("company_prefixes", p);
@@ -135,7 +120,7 @@ pub(super) fn read(root: &Table<'_>, p: &mut Problems) -> Option<Config> {
     let mut names = HashSet::new();
     let mut upstreams = Vec::new();
     for t in &up_tables {
-        if let Some(u) = upstream(t, p) {
+        if let Some(u) = super::upstream::read(t, p) {
             if !names.insert(u.name.clone()) {
                 p.add(
                     t.path_of("name"),
@@ -159,7 +144,7 @@ pub(super) fn read(root: &Table<'_>, p: &mut Problems) -> Option<Config> {
     })
 }
 
-fn gln(t: &Table<'_>, key: &str, p: &mut Problems) -> Option<Gln> {
+pub(super) fn gln(t: &Table<'_>, key: &str, p: &mut Problems) -> Option<Gln> {
     let s = t.string(key, p)?;
     Gln::parse(&s)
         .map_err(|e| p.add(t.path_of(key), e.to_string()))
@@ -272,45 +257,5 @@ fn mqtt(t: &Table<'_>, p: &mut Problems) -> Option<Mqtt> {
         keep_alive,
         max_payload_bytes,
         embedded_broker,
-    })
-}
-
-fn upstream(t: &Table<'_>, p: &mut Problems) -> Option<Upstream> {
-    let name = t.string("name", p);
-    let url = t.string("url", p).filter(|u| {
-        let ok = reqwest::Url::parse(u)
-            .is_ok_and(|x| matches!(x.scheme(), "http" | "https") && x.host_str().is_some());
-        if !ok {
-            p.add(
-                t.path_of("url"),
-                format!("'{u}' must be an http:// or https:// URL"),
-            );
-        }
-        ok
-    });
-    let sender_gln = gln(t, "sender_gln", p);
-    let receiver_gln = gln(t, "receiver_gln", p);
-    let timeout = Duration::from_secs(t.int_or("timeout_secs", 30, 1..=600, p));
-    let retry_initial =
-        Duration::from_millis(t.int_or("retry_initial_ms", 1_000, 10..=3_600_000, p));
-    let retry_max = Duration::from_millis(t.int_or("retry_max_ms", 600_000, 10..=86_400_000, p));
-    if retry_max < retry_initial {
-        p.add(
-            t.path_of("retry_max_ms"),
-            "must not be smaller than retry_initial_ms",
-        );
-    }
-    let ca_file = t.opt_string("ca_file", p);
-    let allow_recommission = t.bool_or("allow_recommission", false, p);
-    Some(Upstream {
-        name: name?,
-        url: url?,
-        sender_gln: sender_gln?,
-        receiver_gln: receiver_gln?,
-        timeout,
-        retry_initial,
-        retry_max,
-        ca_file,
-        allow_recommission,
     })
 }
