@@ -125,6 +125,7 @@ pub fn changes(running: &Config, new: &Config) -> Vec<Change> {
         ("line", running.lines != new.lines),
         ("upstream", running.upstreams != new.upstreams),
         ("scanner", running.scanners != new.scanners),
+        ("api", running.api != new.api),
     ];
     out.extend(
         restart

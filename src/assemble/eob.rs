@@ -18,7 +18,7 @@
 //!    variants; the other variants leave the units taken out of the commission events too.
 //! 4. **Product release**: one ObjectEvent per `max_epcs_per_event` top-level identifiers
 //!    (pallets, loose cases, loose units) with the partner's action, bizStep and disposition
-//!    (default OBSERVE / inspecting / conformant), at the release time (the close time when the
+//!    (default OBSERVE / inspecting / sellable_not_accessible), at the release time (the close time when the
 //!    partner takes the End of Batch at close). In "…-rejects-release" it comes last.
 
 use chrono::{DateTime, Utc};

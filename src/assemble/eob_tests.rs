@@ -224,7 +224,7 @@ fn the_release_event_is_the_partners_over_the_top_level_at_release_time() {
         release["eventTime"], "2026-03-04T17:00:00.000Z",
         "close time"
     );
-    assert_eq!(release["disposition"], "conformant");
+    assert_eq!(release["disposition"], "sellable_not_accessible");
     let mut released = batch();
     if let Some(info) = released.info.as_mut() {
         info.released_at = Some(at(19, 30));

@@ -234,7 +234,7 @@ impl Default for ReleaseEvent {
         ReleaseEvent {
             action: Action::Observe,
             biz_step: Term::biz_step("inspecting"),
-            disposition: Term::disposition("conformant"),
+            disposition: Term::disposition("sellable_not_accessible"),
         }
     }
 }

@@ -89,7 +89,7 @@ const BIZ_STEPS: &[&str] = &[
 ];
 
 /// The CBV disposition words: GS1's EPCIS 2.0.1 JSON Schema (`disposition` enum). From
-/// `available` on they are CBV 2.0 additions (among them `conformant`, the release default).
+/// `available` on they are later additions (among them `conformant`).
 const DISPOSITIONS: &[&str] = &[
     "active",
     "container_closed",

@@ -68,7 +68,7 @@ fn every_setting_has_the_partner_default() {
     );
     assert_eq!(
         u.partner.release.disposition.urn(),
-        "urn:epcglobal:cbv:disp:conformant"
+        "urn:epcglobal:cbv:disp:sellable_not_accessible"
     );
     assert_eq!(u.partner.shipment_variant, ShipmentVariant::ShipmentOnly);
     assert_eq!(
