@@ -152,11 +152,18 @@ struct TimeCache {
 
 impl TimeCache {
     fn parse(&mut self, s: &str, what: &str) -> Result<DateTime<Utc>, AssembleError> {
+        self.parse_bytes(s.as_bytes(), what)
+    }
+
+    /// The same from the column's bytes: a repeated time is not even checked as UTF-8.
+    fn parse_bytes(&mut self, b: &[u8], what: &str) -> Result<DateTime<Utc>, AssembleError> {
         if let Some(t) = self.time
-            && self.text == s
+            && self.text.as_bytes() == b
         {
             return Ok(t);
         }
+        let s = std::str::from_utf8(b)
+            .map_err(|_| AssembleError::Read(format!("unreadable {what} in the store")))?;
         let t = parse_ts(s)
             .ok_or_else(|| AssembleError::Read(format!("unreadable {what} {s:?} in the store")))?;
         self.text.clear();
@@ -170,8 +177,20 @@ fn is_sscc(epc: &str) -> bool {
     epc.starts_with("urn:epc:id:sscc:")
 }
 
-fn state_of(s: &str) -> Result<SerialState, AssembleError> {
-    SerialState::parse(s).ok_or_else(|| AssembleError::Read(format!("unknown serial state {s}")))
+fn state_of(s: &[u8]) -> Result<SerialState, AssembleError> {
+    Ok(match s {
+        b"commissioned" => SerialState::Commissioned,
+        b"sampled" => SerialState::Sampled,
+        b"decommissioned" => SerialState::Decommissioned,
+        b"destroyed" => SerialState::Destroyed,
+        b"shipped" => SerialState::Shipped,
+        other => {
+            return Err(AssembleError::Read(format!(
+                "unknown serial state {}",
+                String::from_utf8_lossy(other)
+            )));
+        }
+    })
 }
 
 /// Every identifier of the batch: `id, key, epc, state, commissioned_at, parent`.
@@ -246,6 +265,13 @@ impl<'c> SqliteBatchRows<'c> {
 }
 
 /// A text column, borrowed from the row.
+/// A text column's bytes, not checked as UTF-8 (for comparisons).
+fn bytes<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> Result<&'r [u8], AssembleError> {
+    r.get_ref(i)?
+        .as_bytes()
+        .map_err(|e| AssembleError::Read(format!("column {i}: {e}")))
+}
+
 fn text<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> Result<&'r str, AssembleError> {
     r.get_ref(i)?
         .as_str()
@@ -306,7 +332,7 @@ impl SqliteBatchRows<'_> {
         let mut rows = stmt.query([&self.info.batch])?;
         let mut times = TimeCache::default();
         while let Some(r) = rows.next()? {
-            let unit = text(r, 1)?.starts_with(&self.unit_prefix);
+            let unit = bytes(r, 1)?.starts_with(self.unit_prefix.as_bytes());
             if !all && !unit {
                 continue;
             }
@@ -318,8 +344,8 @@ impl SqliteBatchRows<'_> {
                 } else {
                     PackagingLevel::Case
                 },
-                state: state_of(text(r, 3)?)?,
-                commissioned_at: times.parse(text(r, 4)?, "commissioned_at")?,
+                state: state_of(bytes(r, 3)?)?,
+                commissioned_at: times.parse_bytes(bytes(r, 4)?, "commissioned_at")?,
                 parent: r.get(5)?,
             };
             visit(row, unit)?;

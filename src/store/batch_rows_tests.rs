@@ -445,49 +445,14 @@ fn a_million_units_read_in_well_under_a_second() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let (runtime, store, thread) = open_store(dir.path());
-    let started = Instant::now();
-    let mut f = Feed::new();
-    f.open("B1", UNIT_GTIN, CASE_GTIN);
-    f.run(&runtime, &store);
-    for p in 0..units / 4000 {
-        let mut cases = Vec::new();
-        let mut items = Vec::new();
-        for c in p * 40..(p + 1) * 40 {
-            let us: Vec<String> = (c * 100..(c + 1) * 100)
-                .map(|i| sgtin(UNIT_GTIN, &format!("U{i:07}")))
-                .collect();
-            let case = sgtin(CASE_GTIN, &format!("C{c:05}"));
-            f.commission("B1", &us);
-            f.commission("B1", std::slice::from_ref(&case));
-            f.aggregate(&case, &us);
-            cases.push(case);
-        }
-        f.commission("B1", &[sscc(p)]);
-        f.aggregate(&sscc(p), &cases);
-        items.append(&mut f.items);
-        // Submit the pallet's messages together: the writer commits them as groups.
-        runtime.block_on(async {
-            let mut pending = Vec::new();
-            for item in items {
-                pending.push(store.submit_ingest(item).await.expect("submitted"));
-            }
-            for mut p in pending {
-                assert_eq!(p.wait().await.expect("committed"), IngestOutcome::Applied);
-            }
-        });
+    // `LINEGATE_ROWS_DIR` keeps the store there and reads an existing one again (profiling).
+    let kept = std::env::var_os("LINEGATE_ROWS_DIR").map(std::path::PathBuf::from);
+    let temp = tempfile::tempdir().expect("a temp dir");
+    let dir = kept.as_deref().unwrap_or(temp.path());
+    if !dir.join(super::super::DB_FILE).exists() {
+        fill(dir, units);
     }
-    f.close("B1");
-    f.run(&runtime, &store);
-    drop(store);
-    thread.join();
-    eprintln!(
-        "rows: {units} units ingested in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-
-    let mut ro = ReadOnlyStore::open(dir.path()).expect("read-only");
+    let mut ro = ReadOnlyStore::open(dir).expect("read-only");
     let mut rows = ro.batch_rows("B1").expect("reads").expect("B1");
     let cpu = thread_cpu_seconds();
     let t = Instant::now();
@@ -552,4 +517,48 @@ fn a_million_units_read_in_well_under_a_second() {
     assert_eq!(pallets, units / 4000);
     assert_eq!(children, units + units / 100);
     assert_eq!(top, units / 4000);
+}
+
+/// A batch of `units` units, 100 per case, 40 cases per pallet, through the writer.
+fn fill(dir: &Path, units: usize) {
+    let (runtime, store, thread) = open_store(dir);
+    let started = Instant::now();
+    let mut f = Feed::new();
+    f.open("B1", UNIT_GTIN, CASE_GTIN);
+    f.run(&runtime, &store);
+    for p in 0..units / 4000 {
+        let mut cases = Vec::new();
+        let mut items = Vec::new();
+        for c in p * 40..(p + 1) * 40 {
+            let us: Vec<String> = (c * 100..(c + 1) * 100)
+                .map(|i| sgtin(UNIT_GTIN, &format!("U{i:07}")))
+                .collect();
+            let case = sgtin(CASE_GTIN, &format!("C{c:05}"));
+            f.commission("B1", &us);
+            f.commission("B1", std::slice::from_ref(&case));
+            f.aggregate(&case, &us);
+            cases.push(case);
+        }
+        f.commission("B1", &[sscc(p)]);
+        f.aggregate(&sscc(p), &cases);
+        items.append(&mut f.items);
+        // Submit the pallet's messages together: the writer commits them as groups.
+        runtime.block_on(async {
+            let mut pending = Vec::new();
+            for item in items {
+                pending.push(store.submit_ingest(item).await.expect("submitted"));
+            }
+            for mut p in pending {
+                assert_eq!(p.wait().await.expect("committed"), IngestOutcome::Applied);
+            }
+        });
+    }
+    f.close("B1");
+    f.run(&runtime, &store);
+    drop(store);
+    thread.join();
+    eprintln!(
+        "rows: {units} units ingested in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 }
