@@ -217,8 +217,8 @@ fn levels_containers_top_level_and_ends_of_a_packed_batch() {
     // More units into C1 while it is on the pallet: C1 was last packed now, not when it went
     // onto the pallet.
     let c1_packed = f.aggregate(&case("C1"), &[u(5)]);
-    f.aggregate(&q, &[x1.clone()]);
-    let e1_packed = f.aggregate(&e1, &[q.clone()]);
+    f.aggregate(&q, std::slice::from_ref(&x1));
+    let e1_packed = f.aggregate(&e1, std::slice::from_ref(&q));
     f.aggregate(&q2, &[u(9)]);
     let decommissioned = f.units(UnitAction::Decommission, &[u(6)], Some("damaged"));
     let sampled = f.units(UnitAction::Sample, &[u(7), u(8)], Some("qa"));
