@@ -47,6 +47,18 @@ fn keyed(body: &str, total: usize) -> Option<(&str, &str, Option<&str>)> {
     ok.then_some((company, reference, rest))
 }
 
+/// Appends the GTIN-14 of a company prefix and the indicator digit + item reference to `out`.
+fn push_gtin(out: &mut String, company: &str, indicator_item: &str) -> Option<()> {
+    let (indicator, item) = indicator_item.split_at_checked(1)?;
+    let start = out.len();
+    out.push_str(indicator);
+    out.push_str(company);
+    out.push_str(item);
+    let d = check_digit(&out[start..])?;
+    out.push(char::from(b'0' + d));
+    Some(())
+}
+
 /// GTIN-14 from a company prefix and the indicator digit + item reference.
 fn gtin(company: &str, indicator_item: &str) -> Option<String> {
     let (indicator, item) = indicator_item.split_at_checked(1)?;
@@ -93,9 +105,9 @@ fn count(s: &str, literal: impl Fn(u8) -> bool, escaped: impl Fn(u8) -> bool) ->
 }
 
 /// Escapes the characters GS1 Digital Link requires escaped that EPC URIs write literally.
-fn dl_escape(s: &str) -> String {
+fn dl_escape(s: &str) -> std::borrow::Cow<'_, str> {
     if !s.contains(['!', '(', ')', '*', '+', ',', ':']) {
-        return s.to_owned();
+        return std::borrow::Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
@@ -104,7 +116,7 @@ fn dl_escape(s: &str) -> String {
             c => out.push(c),
         }
     }
-    out
+    std::borrow::Cow::Owned(out)
 }
 
 /// `urn:epc:` + `id:…`, `class:lgtin:…` or `idpat:…` as a Digital Link URI (GS1 TDS 2.x).
@@ -134,7 +146,7 @@ fn epc_id(scheme: &str, body: &str) -> Option<String> {
             let mut dl = String::with_capacity(DL.len() + 26 + serial.len());
             dl.push_str(DL);
             dl.push_str("/01/");
-            dl.push_str(&gtin(c, ir)?);
+            push_gtin(&mut dl, c, ir)?;
             dl.push_str("/21/");
             dl.push_str(&dl_escape(serial));
             return Some(dl);

@@ -59,6 +59,21 @@ impl J {
             ),
         }
     }
+
+    /// `to_value` that moves the strings instead of copying them (hashing a 10,000-EPC event).
+    fn into_value(self) -> Value {
+        match self {
+            J::Str(s) => Value::String(s),
+            J::Bool(b) => Value::Bool(b),
+            J::Arr(items) => Value::Array(items.into_iter().map(J::into_value).collect()),
+            J::Obj(fields) => Value::Object(
+                fields
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v.into_value()))
+                    .collect(),
+            ),
+        }
+    }
 }
 
 impl Serialize for J {
@@ -216,7 +231,7 @@ impl EventIds {
 
     /// Sets `e.event_id` (the same id whichever format the event is then written in).
     pub fn assign(&self, e: &mut Event) -> Result<(), EpcisError> {
-        let id = self.hasher.event_id(&event_json(e, false).to_value())?;
+        let id = self.hasher.event_id(&event_json(e, false).into_value())?;
         e.event_id = Some(id);
         Ok(())
     }
