@@ -25,15 +25,11 @@
 //! which stays meaningful on a shared machine, and, after the writer stopped, row counts and
 //! the stored reconciliation report read with a read-only connection.
 
-use std::collections::VecDeque;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use linegate::gs1::{CompanyPrefixes, check_digit, parse_code};
-use linegate::model::{BatchOpen, CodeRecord, LineEvent, LineMessage};
 use linegate::rules::RulesPolicy;
-use linegate::store::{DB_FILE, Decoded, IngestItem, IngestOutcome, PendingIngest, Store};
+use linegate::store::{DB_FILE, Store};
 
 const TARGET_EVENTS_PER_SECOND: f64 = 50_000.0;
 

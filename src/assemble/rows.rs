@@ -97,8 +97,11 @@ pub trait BatchRows {
 
     /// Every identifier commissioned in the batch whose level is `level`, in commissioning
     /// order (row id), whatever its state now.
-    fn units(&mut self, level: PackagingLevel, visit: Visit<'_, UnitRow>)
-    -> Result<(), AssembleError>;
+    fn units(
+        &mut self,
+        level: PackagingLevel,
+        visit: Visit<'_, UnitRow>,
+    ) -> Result<(), AssembleError>;
 
     /// The batch's containers that hold something now, innermost first: every container comes
     /// after the containers packed in it; among equals, in commissioning order. Containers are

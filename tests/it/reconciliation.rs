@@ -218,7 +218,10 @@ async fn ten_thousand_units_with_three_rejects_and_two_samples_reconcile() -> Re
         aggregations.len()
     );
     let in_cases: usize = aggregations.iter().map(|e| e.epcs.len()).sum();
-    ensure!(in_cases == 9_995, "{in_cases} units packed in the aggregations");
+    ensure!(
+        in_cases == 9_995,
+        "{in_cases} units packed in the aggregations"
+    );
     check_epcs(&doc.released(), &case_epcs, &[])?;
     let rows = gw
         .wait_outbox("the End-of-Batch document delivered", |rows| {
