@@ -25,7 +25,7 @@ use chrono::{DateTime, Utc};
 
 use super::partner::{EobVariant, Partner};
 use super::rows::{AssembleError, BatchRows, EndKind, EndRow};
-use super::split::{DocumentSink, HeaderTemplate, PartInfo, Splitter};
+use super::split::{DocumentSink, HeaderTemplate, PartInfo, Splitter, push_chunks};
 use crate::epcis::{Action, Event, Ilmd, PackagingLevel, Term, cbv};
 use crate::gs1::EpcUri;
 use crate::rules::SerialState;
@@ -246,18 +246,7 @@ fn release<R: BatchRows + ?Sized, S: DocumentSink>(
         e.disposition = Some(r.disposition.clone());
         e
     };
-    let mut chunk = Vec::new();
-    rows.top_level(&mut |epc| {
-        chunk.push(epc);
-        if chunk.len() >= max {
-            out.push(make(std::mem::take(&mut chunk)))?;
-        }
-        Ok(())
-    })?;
-    if !chunk.is_empty() {
-        out.push(make(chunk))?;
-    }
-    Ok(())
+    push_chunks(out, max, make, |visit| rows.top_level(visit))
 }
 
 /// The bizStep and disposition a unit taken out is reported with.

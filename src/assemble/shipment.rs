@@ -28,7 +28,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::eob::Context;
 use super::rows::{AssembleError, ContainerRow, Visit};
-use super::split::{DocumentSink, PartInfo, Splitter};
+use super::split::{DocumentSink, PartInfo, Splitter, push_chunks};
 use crate::epcis::PackagingLevel::{Case, Each, Pallet};
 use crate::epcis::{
     Action, BizTransaction, DscsaStatement, Event, Ilmd, PackagingLevel, SourceDest, Term,
@@ -195,17 +195,7 @@ pub fn shipment<R: ShipmentRows + ?Sized, S: DocumentSink>(
         ];
         e
     };
-    let mut chunk = Vec::new();
-    rows.top_level(&mut |epc| {
-        chunk.push(epc);
-        if chunk.len() >= max {
-            out.push(make(std::mem::take(&mut chunk)))?;
-        }
-        Ok(())
-    })?;
-    if !chunk.is_empty() {
-        out.push(make(chunk))?;
-    }
+    push_chunks(&mut out, max, make, |visit| rows.top_level(visit))?;
     let parts = out.finish()?;
     let nothing = || AssembleError::Data(format!("shipment {} shipped nothing", info.shipment));
     (!parts.is_empty()).then_some(parts).ok_or_else(nothing)

@@ -25,11 +25,11 @@ use std::thread::JoinHandle;
 use chrono::{DateTime, Utc};
 
 use super::partner::{Format, Limits};
-use super::rows::AssembleError;
+use super::rows::{AssembleError, Visit};
 use crate::epcis::{
     DscsaStatement, Epcis12Writer, Epcis20XmlWriter, Event, EventIds, Header, Json20Writer,
 };
-use crate::gs1::Gln;
+use crate::gs1::{EpcUri, Gln};
 
 /// Room left for a document's closing tags when checking the byte limit.
 const FOOTER_ALLOWANCE: u64 = 1024;
@@ -309,6 +309,28 @@ impl<'a, S: DocumentSink> Splitter<'a, S> {
         self.close_part()?;
         Ok(self.done)
     }
+}
+
+/// Pushes one event per `max` identifiers that `walk` visits, `make` turning each chunk into
+/// its event (release and shipping events over a walk of top-level identifiers).
+pub fn push_chunks<S: DocumentSink>(
+    out: &mut Splitter<'_, S>,
+    max: usize,
+    make: impl Fn(Vec<EpcUri>) -> Event,
+    walk: impl FnOnce(Visit<'_, EpcUri>) -> Result<(), AssembleError>,
+) -> Result<(), AssembleError> {
+    let mut chunk = Vec::new();
+    walk(&mut |epc| {
+        chunk.push(epc);
+        if chunk.len() >= max {
+            out.push(make(std::mem::take(&mut chunk)))?;
+        }
+        Ok(())
+    })?;
+    if !chunk.is_empty() {
+        out.push(make(chunk))?;
+    }
+    Ok(())
 }
 
 fn hasher_gone() -> AssembleError {

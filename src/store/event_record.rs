@@ -14,7 +14,7 @@ use rusqlite::{Connection, params};
 
 use super::event_rows::Reported;
 use super::ledger::ts;
-use super::outbox::{now_ms, remove_files};
+use super::outbox::{insert_document, remove_files};
 use super::{StoreError, Wakeups};
 use crate::assemble::partner::MessageKind;
 use crate::model::NewDocument;
@@ -74,26 +74,7 @@ pub(super) fn apply(
     let now = ts(Utc::now());
     let mut ids = Vec::new();
     for d in &built.docs {
-        tx.prepare_cached(
-            "INSERT INTO documents (document_id, kind, content_type, body, created_at, file,
-                                    part, parts, format)
-             VALUES (?1, ?2, ?3, x'', ?4, ?5, ?6, ?7, ?8)",
-        )?
-        .execute(params![
-            d.document_id,
-            d.kind,
-            d.content_type,
-            now,
-            d.file,
-            d.part as i64,
-            d.parts as i64,
-            d.format
-        ])?;
-        tx.prepare_cached(
-            "INSERT INTO deliveries (document_id, upstream, state, next_attempt_ms)
-             VALUES (?1, ?2, 'pending', ?3)",
-        )?
-        .execute(params![d.document_id, d.upstream, now_ms()])?;
+        insert_document(&tx, d, None, &now)?;
         ids.push(d.document_id.clone());
     }
     tx.commit()?;

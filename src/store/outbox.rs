@@ -329,25 +329,7 @@ pub(super) fn record_assembly(
         Ok(docs) => {
             let mut ids = Vec::with_capacity(docs.len());
             for d in docs {
-                tx.prepare_cached(
-                    "INSERT INTO documents (document_id, kind, batch, content_type, body, created_at,
-                                            file, sidecar, part, parts, format)
-                     VALUES (?1, ?2, ?3, ?4, x'', ?5, ?6, (SELECT report FROM batches WHERE batch = ?3),
-                             ?7, ?8, ?9)",
-                )?
-                .execute(params![
-                    d.document_id,
-                    d.kind,
-                    batch,
-                    d.content_type,
-                    now,
-                    d.file,
-                    d.part as i64,
-                    d.parts as i64,
-                    d.format
-                ])?;
-                tx.prepare_cached("INSERT INTO deliveries (document_id, upstream, state, next_attempt_ms) VALUES (?1, ?2, 'pending', ?3)")?
-                    .execute(params![d.document_id, d.upstream, now_ms()])?;
+                insert_document(&tx, &d, Some(&batch), &now)?;
                 ids.push(d.document_id);
             }
             match trigger {
@@ -463,5 +445,39 @@ pub(super) fn record_attempt(conn: &mut Connection, rec: &AttemptRecord) -> Resu
     if changed == 0 {
         tracing::warn!(document = %rec.document_id, upstream = %rec.upstream, "delivery outcome for a row that is no longer pending was ignored");
     }
+    Ok(())
+}
+
+/// Inserts one outbox file part and its pending delivery, in the caller's transaction: every
+/// assembly step (End of Batch, shipments, per-event messages) records its documents here. A
+/// document of a batch carries the batch's reconciliation report as its sidecar.
+pub(super) fn insert_document(
+    tx: &Connection,
+    d: &NewDocument,
+    batch: Option<&str>,
+    now: &str,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO documents (document_id, kind, batch, content_type, body, created_at,
+                                file, sidecar, part, parts, format)
+         VALUES (?1, ?2, ?3, ?4, x'', ?5, ?6, (SELECT report FROM batches WHERE batch = ?3),
+                 ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        d.document_id,
+        d.kind,
+        batch,
+        d.content_type,
+        now,
+        d.file,
+        d.part as i64,
+        d.parts as i64,
+        d.format
+    ])?;
+    tx.prepare_cached(
+        "INSERT INTO deliveries (document_id, upstream, state, next_attempt_ms)
+         VALUES (?1, ?2, 'pending', ?3)",
+    )?
+    .execute(params![d.document_id, d.upstream, now_ms()])?;
     Ok(())
 }

@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use chrono::Utc;
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 
 use super::rows::{SqliteShipmentRows, receipt};
 use super::{Due, mark, next_due};
@@ -21,7 +21,7 @@ use crate::assemble::rows::AssembleError;
 use crate::assemble::shipment::{ReceiptInfo, ShipmentRows};
 use crate::model::NewDocument;
 use crate::store::ledger::ts;
-use crate::store::outbox::{OutboxFiles, now_ms, remove_files};
+use crate::store::outbox::{OutboxFiles, insert_document, remove_files};
 use crate::store::{Command, ReadOnlyStore, Store, StoreError, Wakeups};
 
 /// What a shipment message's documents are built from.
@@ -182,26 +182,7 @@ pub(in crate::store) fn record(
             let now = ts(Utc::now());
             let mut ids = Vec::with_capacity(docs.len());
             for d in docs {
-                tx.prepare_cached(
-                    "INSERT INTO documents (document_id, kind, content_type, body, created_at,
-                                            file, part, parts, format)
-                     VALUES (?1, ?2, ?3, x'', ?4, ?5, ?6, ?7, ?8)",
-                )?
-                .execute(params![
-                    d.document_id,
-                    d.kind,
-                    d.content_type,
-                    now,
-                    d.file,
-                    d.part as i64,
-                    d.parts as i64,
-                    d.format
-                ])?;
-                tx.prepare_cached(
-                    "INSERT INTO deliveries (document_id, upstream, state, next_attempt_ms)
-                     VALUES (?1, ?2, 'pending', ?3)",
-                )?
-                .execute(params![d.document_id, d.upstream, now_ms()])?;
+                insert_document(&tx, &d, None, &now)?;
                 ids.push(d.document_id);
             }
             ShipmentAssembled::Documents {
