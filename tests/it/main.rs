@@ -23,6 +23,7 @@ mod mqtt_backpressure;
 mod mqtt_reconnect;
 mod mqtt_security;
 mod mqtt_world;
+mod per_event;
 mod reconciliation;
 mod serial;
 mod serial_disk_guard;
