@@ -23,6 +23,9 @@ mod canon;
 #[path = "hash_ids.rs"]
 mod ids;
 #[cfg(test)]
+#[path = "hash_rules_tests.rs"]
+mod rules_tests;
+#[cfg(test)]
 #[path = "hash_tests.rs"]
 mod tests;
 #[path = "hash_values.rs"]
