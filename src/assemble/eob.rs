@@ -62,16 +62,32 @@ impl Context<'_> {
         }
     }
 
+    /// An AggregationEvent of `container` and `children` at the line and site (packing or
+    /// unpacking, in_progress), with the container's packaging level.
+    pub(super) fn packing(
+        &self,
+        container: EpcUri,
+        level: PackagingLevel,
+        children: Vec<EpcUri>,
+        (action, step): (Action, &str),
+        t: DateTime<Utc>,
+    ) -> Event {
+        let mut e = Event::aggregation(Some(container), children, action, t, (self.tz)(t))
+            .with_step(step, cbv::IN_PROGRESS)
+            .at(
+                Some(self.place.read_point.clone()),
+                Some(self.place.biz_location.clone()),
+            );
+        e.packaging_level = Some(level);
+        e
+    }
+
     pub(super) fn object(&self, epcs: Vec<EpcUri>, action: Action, t: DateTime<Utc>) -> Event {
         Event::object(epcs, action, t, (self.tz)(t)).at(
             Some(self.place.read_point.clone()),
             Some(self.place.biz_location.clone()),
         )
     }
-}
-
-fn is_sscc(epc: &EpcUri) -> bool {
-    epc.as_str().starts_with("urn:epc:id:sscc:")
 }
 
 /// Commission events of one level, filled as rows come and pushed when full.
@@ -91,7 +107,7 @@ impl CommissionChunks {
         ctx: &Context<'_>,
         out: &mut Splitter<'_, S>,
     ) -> Result<(), AssembleError> {
-        let sscc = is_sscc(&epc);
+        let sscc = epc.is_sscc();
         let chunk = if sscc {
             &mut self.ssccs
         } else {
@@ -196,20 +212,9 @@ pub fn end_of_batch<R: BatchRows + ?Sized, S: DocumentSink>(
             if children.is_empty() {
                 continue;
             }
-            let mut e = Event::aggregation(
-                Some(container.epc),
-                children,
-                Action::Add,
-                container.packed_at,
-                (ctx.tz)(container.packed_at),
-            )
-            .with_step(cbv::PACKING, cbv::IN_PROGRESS)
-            .at(
-                Some(ctx.place.read_point.clone()),
-                Some(ctx.place.biz_location.clone()),
-            );
-            e.packaging_level = Some(container.level);
-            out.push(e)?;
+            let (at, level) = (container.packed_at, container.level);
+            let step = (Action::Add, cbv::PACKING);
+            out.push(ctx.packing(container.epc, level, children, step, at))?;
         }
     }
 

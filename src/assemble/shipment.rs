@@ -267,15 +267,9 @@ fn aggregations<R: ShipmentRows + ?Sized, S: DocumentSink>(
         if children.is_empty() {
             continue;
         }
-        let t = container.packed_at;
-        let mut e = Event::aggregation(Some(container.epc), children, Action::Add, t, (ctx.tz)(t))
-            .with_step(cbv::PACKING, cbv::IN_PROGRESS)
-            .at(
-                Some(ctx.place.read_point.clone()),
-                Some(ctx.place.biz_location.clone()),
-            );
-        e.packaging_level = Some(container.level);
-        out.push(e)?;
+        let (at, level) = (container.packed_at, container.level);
+        let step = (Action::Add, cbv::PACKING);
+        out.push(ctx.packing(container.epc, level, children, step, at))?;
     }
     Ok(())
 }

@@ -96,10 +96,6 @@ pub fn line_kind(kind: MessageKind) -> Option<&'static str> {
     })
 }
 
-fn is_sscc(epc: &EpcUri) -> bool {
-    epc.as_str().starts_with("urn:epc:id:sscc:")
-}
-
 /// What keeps EPCs apart in one ObjectEvent: level, SSCC or not, and (commission) the lot.
 type GroupKey = (PackagingLevel, bool, Option<Ilmd>);
 
@@ -161,18 +157,11 @@ pub fn event_message<R: EventRows + ?Sized, S: DocumentSink>(
                 children.push(r.epc);
                 Ok(())
             })?;
-            let (action, step) = match info.kind {
+            let step = match info.kind {
                 MessageKind::Aggregation => (Action::Add, cbv::PACKING),
                 _ => (Action::Delete, cbv::UNPACKING),
             };
-            let mut e = Event::aggregation(Some(container.epc), children, action, t, (ctx.tz)(t))
-                .with_step(step, cbv::IN_PROGRESS)
-                .at(
-                    Some(ctx.place.read_point.clone()),
-                    Some(ctx.place.biz_location.clone()),
-                );
-            e.packaging_level = Some(container.level);
-            out.push(e)?;
+            out.push(ctx.packing(container.epc, container.level, children, step, t))?;
         }
         other => {
             return Err(AssembleError::Data(format!(
@@ -203,7 +192,7 @@ fn objects<R: EventRows + ?Sized, S: DocumentSink>(
         }
     };
     rows.touched(&mut |r| {
-        let sscc = is_sscc(&r.epc);
+        let sscc = r.epc.is_sscc();
         let key = (r.level, sscc, (lots && !sscc).then_some(r.ilmd));
         let same = group
             .as_ref()

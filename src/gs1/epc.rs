@@ -36,6 +36,11 @@ impl EpcUri {
         EpcUri(s)
     }
 
+    /// Whether this is an SSCC (a logistic unit), not an SGTIN or SGLN.
+    pub fn is_sscc(&self) -> bool {
+        self.0.starts_with("urn:epc:id:sscc:")
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
