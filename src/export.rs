@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context as _, bail};
-use chrono::{DateTime, Local, Offset, Utc};
+use chrono::{DateTime, Utc};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -186,16 +186,6 @@ impl DocumentSink for ExportSink {
     }
 }
 
-fn local_offset(fixed: &Option<String>, t: DateTime<Utc>) -> String {
-    if let Some(f) = fixed {
-        return f.clone();
-    }
-    let secs = t.with_timezone(&Local).offset().fix().local_minus_utc();
-    let sign = if secs < 0 { '-' } else { '+' };
-    let m = secs.unsigned_abs() / 60;
-    format!("{sign}{:02}:{:02}", m / 60, m % 60)
-}
-
 pub fn command(args: ExportArgs) -> anyhow::Result<ExitCode> {
     let config = config::load(&args.config.config)?;
     let partner = partner_for(&config, &args)?;
@@ -231,7 +221,7 @@ pub fn command(args: ExportArgs) -> anyhow::Result<ExitCode> {
     let bar = progress_bar(total);
     let mut progress = |n: u64| bar.set_position(n);
     let fixed = config.gateway.timezone_offset.clone();
-    let tz = move |t: DateTime<Utc>| local_offset(&fixed, t);
+    let tz = move |t: DateTime<Utc>| crate::assemble::offset_text(&fixed, t);
     let mut ctx = Context {
         place: &place,
         partner: &partner,

@@ -102,7 +102,8 @@ pub async fn run(store: Store, cfg: AssemblerConfig, shutdown: CancellationToken
     }
 }
 
-fn offset_text(fixed: &Option<String>, t: DateTime<Utc>) -> String {
+/// The line's `±hh:mm` at `t`: the configured fixed offset, else the host's time zone.
+pub fn offset_text(fixed: &Option<String>, t: DateTime<Utc>) -> String {
     if let Some(f) = fixed {
         return f.clone();
     }
