@@ -19,7 +19,7 @@ use crate::api;
 use crate::assemble::{self, AssemblerConfig, Partner};
 use crate::config::Config;
 use crate::disk_guard::DiskGuard;
-use crate::forward::{self, ForwardConfig, http::HttpSink};
+use crate::forward::{self, ForwardConfig};
 use crate::health::Health;
 use crate::reload::Reloader;
 use crate::shutdown;
@@ -78,13 +78,8 @@ pub async fn run_until(
         workers.clone(),
     )));
     for up in &config.upstreams {
-        let sink = HttpSink::new(&up.url, up.timeout, up.ca_file.as_deref())
-            .with_context(|| format!("upstream '{}'", up.name))?;
-        let cfg = ForwardConfig {
-            name: up.name.clone(),
-            retry_initial: up.retry_initial,
-            retry_max: up.retry_max,
-        };
+        let sink = forward::build_sink(up).with_context(|| format!("upstream '{}'", up.name))?;
+        let cfg = ForwardConfig::of(up);
         worker_tasks.push(tokio::spawn(forward::run(
             store.clone(),
             cfg,

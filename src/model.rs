@@ -6,6 +6,7 @@
 //! by `gs1`, dates, times) is what lets the store stay ignorant of GS1 parsing.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use std::path::PathBuf;
 
 use crate::gs1::EpcUri;
 
@@ -359,6 +360,53 @@ pub struct NewDocument {
     pub parts: usize,
     /// The partner's format (`Format::as_str`).
     pub format: String,
+    /// The file's size.
+    pub bytes: u64,
+}
+
+/// One document on its way to one upstream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outgoing {
+    /// The SBDH InstanceIdentifier / EPCIS document id: the `Idempotency-Key`, the same on every
+    /// attempt and every replay.
+    pub document_id: String,
+    pub upstream: String,
+    /// The message kind (`end_of_batch`, `shipment`, `commission`, …).
+    pub kind: String,
+    pub batch: Option<String>,
+    /// Which part of its message this document is (1-based) of `parts`.
+    pub part: u32,
+    pub parts: u32,
+    pub content_type: String,
+    /// The file name the document had in the outbox (`<document id>.<extension>`): a pickup
+    /// directory gets the same name.
+    pub file_name: String,
+    pub body: Body,
+    /// Attempts made before this one.
+    pub attempts: u32,
+}
+
+/// Where a document's bytes are.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    /// A file under `<data_dir>/outbox/` (every document since migration 3).
+    File { path: PathBuf, len: u64 },
+    /// Stored in the row (documents written before documents were files).
+    Inline(Vec<u8>),
+}
+
+impl Body {
+    /// The length in bytes.
+    pub fn len(&self) -> u64 {
+        match self {
+            Body::File { len, .. } => *len,
+            Body::Inline(b) => b.len() as u64,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 #[cfg(test)]

@@ -180,6 +180,7 @@ fn build_one(
             upstream: partner.upstream.clone(),
             part: p.part,
             parts: count,
+            bytes: p.bytes,
             format: partner.format.as_str().into(),
         })
         .collect())

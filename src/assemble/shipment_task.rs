@@ -104,6 +104,7 @@ fn documents(
         upstream: upstream.clone(),
         part: p.part,
         parts: count,
+        bytes: p.bytes,
         format: format.as_str().into(),
     })
 }

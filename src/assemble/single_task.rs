@@ -143,6 +143,7 @@ pub fn builder(cfg: &AssemblerConfig) -> EventBuildFn {
                 upstream: partner.upstream.clone(),
                 part: p.part,
                 parts: count,
+                bytes: p.bytes,
                 format: partner.format.as_str().into(),
             }));
         }

@@ -13,6 +13,10 @@ mod scanner;
 mod scanner_station;
 mod sections;
 mod upstream;
+mod upstream_directory;
+mod upstream_http;
+mod upstream_mqtt;
+pub mod upstream_target;
 
 use std::path::{Path, PathBuf};
 

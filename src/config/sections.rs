@@ -25,6 +25,12 @@ pub struct Gateway {
     pub min_free_disk_mb: u64,
     /// A fixed `±hh:mm` for eventTimeZoneOffset, or None for the host's time zone.
     pub timezone_offset: Option<String>,
+    /// Undelivered documents above this many bytes turn the health red (0: no limit). Nothing
+    /// is dropped and lines keep being collected: it is an alarm, not a cut-off.
+    pub max_outbox_bytes: u64,
+    /// Delivered documents' files are removed after this many days (their delivery rows stay,
+    /// for audit); 0 keeps them forever.
+    pub outbox_retention_days: u64,
 }
 
 /// `[mqtt]`: the broker the lines publish to.
@@ -156,6 +162,8 @@ fn gateway(t: &Table<'_>, prefixes: Option<&CompanyPrefixes>, p: &mut Problems) 
     let site_gln = gln(t, "site_gln", p);
     let shutdown_timeout = Duration::from_secs(t.int_or("shutdown_timeout_secs", 20, 1..=600, p));
     let min_free_disk_mb = t.int_or("min_free_disk_mb", 512, 0..=1 << 30, p);
+    let max_outbox_bytes = t.int_or("max_outbox_bytes", 10 << 30, 0..=1 << 50, p);
+    let outbox_retention_days = t.int_or("outbox_retention_days", 90, 0..=36_500, p);
     let timezone_offset = t.opt_string("timezone_offset", p).filter(|z| {
         let b = z.as_bytes();
         let ok = b.len() == 6
@@ -184,6 +192,8 @@ fn gateway(t: &Table<'_>, prefixes: Option<&CompanyPrefixes>, p: &mut Problems) 
         shutdown_timeout,
         min_free_disk_mb,
         timezone_offset,
+        max_outbox_bytes,
+        outbox_retention_days,
     })
 }
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use super::reader::{Problems, Table};
 use super::sections::gln;
+use super::upstream_target::Target;
 use crate::assemble::partner::{
     EobTrigger, EobVariant, Format, Limits, MessageKind, Partner, ReleaseEvent, ShipmentVariant,
 };
@@ -21,13 +22,20 @@ use crate::gs1::Gln;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Upstream {
     pub name: String,
+    /// `url` as configured (for logs and views); `target` is what it means.
     pub url: String,
+    /// Where and how documents are delivered (HTTPS, MQTT, directory).
+    pub target: Target,
     pub sender_gln: Gln,
     pub receiver_gln: Gln,
     pub timeout: Duration,
     pub retry_initial: Duration,
     pub retry_max: Duration,
-    pub ca_file: Option<String>,
+    /// Documents of different ordering groups (batches) in flight at once.
+    pub max_in_flight: usize,
+    /// A rejected document holds back the later documents of its ordering group (its batch)
+    /// until an operator retries or rejects it for good.
+    pub block_on_rejected: bool,
     /// This partner accepts a decommissioned serial being commissioned again.
     pub allow_recommission: bool,
     /// What this partner gets, and in which form (the assembler's settings).
@@ -128,17 +136,8 @@ const DISPOSITIONS: &[&str] = &[
 
 pub(super) fn read(t: &Table<'_>, p: &mut Problems) -> Option<Upstream> {
     let name = t.string("name", p);
-    let url = t.string("url", p).filter(|u| {
-        let ok = reqwest::Url::parse(u)
-            .is_ok_and(|x| matches!(x.scheme(), "http" | "https") && x.host_str().is_some());
-        if !ok {
-            p.add(
-                t.path_of("url"),
-                format!("'{u}' must be an http:// or https:// URL"),
-            );
-        }
-        ok
-    });
+    let target = super::upstream_target::read(t, name.as_deref(), p);
+    let url = t.opt_string("url", p);
     let sender_gln = gln(t, "sender_gln", p);
     let receiver_gln = gln(t, "receiver_gln", p);
     let timeout = Duration::from_secs(t.int_or("timeout_secs", 30, 1..=600, p));
@@ -151,7 +150,8 @@ pub(super) fn read(t: &Table<'_>, p: &mut Problems) -> Option<Upstream> {
             "must not be smaller than retry_initial_ms",
         );
     }
-    let ca_file = t.opt_string("ca_file", p);
+    let max_in_flight = t.int_or("max_in_flight", 4, 1..=64, p) as usize;
+    let block_on_rejected = t.bool_or("block_on_rejected", true, p);
     let allow_recommission = t.bool_or("allow_recommission", false, p);
     let wants = wants(t, p);
     let (name, sender_gln, receiver_gln) = (name?, sender_gln?, receiver_gln?);
@@ -159,12 +159,14 @@ pub(super) fn read(t: &Table<'_>, p: &mut Problems) -> Option<Upstream> {
     Some(Upstream {
         name,
         url: url?,
+        target: target?,
         sender_gln,
         receiver_gln,
         timeout,
         retry_initial,
         retry_max,
-        ca_file,
+        max_in_flight,
+        block_on_rejected,
         allow_recommission,
         partner,
     })

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 
-use crate::store::Delivery;
+use super::sink::{Outgoing, Verdict, excerpt};
+use crate::config::upstream_target::HttpTarget;
 
 /// Errors building the client (bad CA file); sending never errors, it classifies.
 #[derive(Debug, thiserror::Error)]
@@ -23,47 +24,41 @@ pub enum HttpSinkError {
     Client(#[from] reqwest::Error),
 }
 
-/// What an attempt came to, before backoff is applied.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Verdict {
-    Delivered {
-        status: u16,
-    },
-    Retry {
-        status: Option<u16>,
-        error: String,
-        retry_after: Option<Duration>,
-    },
-    Rejected {
-        status: u16,
-        error: String,
-    },
-}
-
 pub struct HttpSink {
     client: reqwest::Client,
     url: String,
 }
 
 impl HttpSink {
-    pub fn new(url: &str, timeout: Duration, ca_file: Option<&str>) -> Result<Self, HttpSinkError> {
+    pub fn new(target: &HttpTarget, timeout: Duration) -> Result<Self, HttpSinkError> {
         let mut builder = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)));
-        if let Some(path) = ca_file {
+        if let Some(path) = &target.ca_file {
             let pem = std::fs::read(path).map_err(|source| HttpSinkError::CaFile {
-                path: path.to_string(),
+                path: path.display().to_string(),
                 source,
             })?;
             builder = builder.add_root_certificate(reqwest::Certificate::from_pem(&pem)?);
         }
         Ok(HttpSink {
             client: builder.build()?,
-            url: url.to_string(),
+            url: target.url.clone(),
         })
     }
 
-    pub async fn send(&self, d: &Delivery) -> Verdict {
+    pub async fn send(&self, d: &Outgoing) -> Verdict {
+        let body = match d.body.read_all().await {
+            Ok(b) => b,
+            Err(e) => {
+                return Verdict::Retry {
+                    status: None,
+                    error: format!("cannot read the document's file: {e}"),
+                    response: None,
+                    retry_after: None,
+                };
+            }
+        };
         let content_type = HeaderValue::from_str(&d.content_type)
             .unwrap_or(HeaderValue::from_static("application/xml"));
         let result = self
@@ -71,7 +66,7 @@ impl HttpSink {
             .post(&self.url)
             .header(CONTENT_TYPE, content_type)
             .header("Idempotency-Key", &d.document_id)
-            .body(d.body.clone())
+            .body(body)
             .send()
             .await;
         let resp = match result {
@@ -80,6 +75,7 @@ impl HttpSink {
                 return Verdict::Retry {
                     status: None,
                     error: describe(&e),
+                    response: None,
                     retry_after: None,
                 };
             }
@@ -91,33 +87,29 @@ impl HttpSink {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let excerpt = excerpt(resp.text().await.unwrap_or_default());
-        classify(status, excerpt, retry_after)
+        let text = excerpt(&resp.text().await.unwrap_or_default(), 300);
+        classify(status, text, retry_after)
     }
 }
 
 /// The status mapping, apart from I/O so it can be tested on its own.
 pub fn classify(status: u16, body_excerpt: String, retry_after: Option<Duration>) -> Verdict {
     match status {
-        200..=299 => Verdict::Delivered { status },
+        200..=299 => Verdict::Delivered {
+            status: Some(status),
+            response: Some(body_excerpt),
+        },
         408 | 429 | 500..=599 => Verdict::Retry {
             status: Some(status),
-            error: format!("HTTP {status}: {body_excerpt}"),
+            error: format!("HTTP {status}"),
+            response: Some(body_excerpt),
             retry_after,
         },
         _ => Verdict::Rejected {
-            status,
-            error: format!("HTTP {status}: {body_excerpt}"),
+            status: Some(status),
+            error: format!("HTTP {status}"),
+            response: Some(body_excerpt),
         },
-    }
-}
-
-fn excerpt(body: String) -> String {
-    let t = body.trim();
-    if t.chars().count() <= 300 {
-        t.to_string()
-    } else {
-        format!("{}…", t.chars().take(300).collect::<String>())
     }
 }
 

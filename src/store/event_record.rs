@@ -19,6 +19,10 @@ use super::{StoreError, Wakeups};
 use crate::assemble::partner::MessageKind;
 use crate::model::NewDocument;
 
+/// The ordering group of every per-event document: the message log's order, one stream per
+/// upstream (a commission must reach the partner before the aggregation that packs it).
+pub(super) const EVENTS_ORDER_KEY: &str = "events";
+
 /// A writer request: start cursors, or record a step.
 pub(super) enum Write {
     Start(Vec<String>),
@@ -74,7 +78,7 @@ pub(super) fn apply(
     let now = ts(Utc::now());
     let mut ids = Vec::new();
     for d in &built.docs {
-        insert_document(&tx, d, None, &now)?;
+        insert_document(&tx, d, None, EVENTS_ORDER_KEY, &now)?;
         ids.push(d.document_id.clone());
     }
     tx.commit()?;

@@ -21,6 +21,8 @@ mod ledger;
 mod line_batch;
 mod line_state;
 mod outbox;
+mod outbox_admin;
+mod outbox_queue;
 #[cfg(test)]
 mod outbox_tests;
 mod read;
@@ -40,7 +42,9 @@ pub use batch_rows::SqliteBatchRows;
 pub use event_rows::{EventBuildFn, Interest, Reported};
 pub use line_batch::OpenBatch;
 pub use line_state::BatchProgress;
-pub use outbox::{AttemptOutcome, Delivery, OUTBOX_DIR, OutboxFiles, OutboxSink, PartFile};
+pub use outbox::{OUTBOX_DIR, OutboxFiles, OutboxSink, PartFile};
+pub use outbox_admin::{ChangedDelivery, OperatorAction, OperatorRequest};
+pub use outbox_queue::{AttemptOutcome, DeliveryWrite, QueueHead};
 pub use read::{OutboxRow, QuarantineRow, ReadOnlyStore};
 pub use read_ledger::{BatchDetail, BatchRow, HistoryRow, SerialDetail};
 pub use shipments::ShipmentSummary;
@@ -86,6 +90,9 @@ pub enum StoreError {
     NotCommitted(String),
     #[error("the store writer has stopped")]
     Closed,
+    /// An operator's request that does not apply (the message says what would).
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// What a source hands to the store: a decoded message or a refusal, plus the raw facts.
@@ -175,9 +182,12 @@ enum Command {
         Box<shipments::assembly::Built>,
         oneshot::Sender<Result<Option<ShipmentAssembled>, StoreError>>,
     ),
-    RecordAttempt(
-        outbox::AttemptRecord,
-        oneshot::Sender<Result<(), StoreError>>,
+    /// A forwarder's change of one delivery (grouped with the ones queued behind it).
+    Delivery(DeliveryWrite, oneshot::Sender<Result<usize, StoreError>>),
+    /// An operator's action on a document (`outbox_admin`).
+    Outbox(
+        OperatorRequest,
+        oneshot::Sender<Result<Vec<ChangedDelivery>, StoreError>>,
     ),
     /// Per-event reporting: start cursors, or record a message's documents (`event_record`).
     Events(
@@ -333,32 +343,64 @@ impl Store {
         recorded
     }
 
-    /// The next document to send to `upstream`, in creation order (due or not). Read through a
-    /// read-only connection on a blocking thread, not by the writer: a document can be tens of
-    /// MB, and reading it must not hold up the lines' commits.
-    pub async fn next_delivery(&self, upstream: &str) -> Result<Option<Delivery>, StoreError> {
-        let name = upstream.to_string();
-        let dir = self.data_dir.clone();
+    /// Queues one delivery change for the next group commit and returns the receiver of its
+    /// result (rows changed), which arrives after `COMMIT`. Waiting here is backpressure.
+    pub async fn submit_delivery(
+        &self,
+        write: DeliveryWrite,
+    ) -> Result<oneshot::Receiver<Result<usize, StoreError>>, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Delivery(write, tx))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        Ok(rx)
+    }
+
+    /// Applies one delivery change and returns after it committed.
+    pub async fn delivery(&self, write: DeliveryWrite) -> Result<usize, StoreError> {
+        self.call(|tx| Command::Delivery(write, tx)).await
+    }
+
+    /// An operator's retry, replay or reject (`outbox_admin`), in one transaction.
+    pub async fn outbox_action(
+        &self,
+        req: OperatorRequest,
+    ) -> Result<Vec<ChangedDelivery>, StoreError> {
+        self.call(|tx| Command::Outbox(req, tx)).await
+    }
+
+    /// A reader of the outbox queue for one forwarder, with a read-only connection of its own.
+    pub fn queue_reader(&self) -> Result<QueueReader, StoreError> {
+        Ok(QueueReader {
+            store: Arc::new(std::sync::Mutex::new(ReadOnlyStore::open(&self.data_dir)?)),
+            dir: self.data_dir.clone(),
+        })
+    }
+}
+
+/// Reads the outbox queue through its own read-only connection, on a blocking thread (the
+/// writer is never asked: a forwarder looking at its queue does not hold up the lines).
+#[derive(Clone)]
+pub struct QueueReader {
+    store: Arc<std::sync::Mutex<ReadOnlyStore>>,
+    dir: Arc<PathBuf>,
+}
+
+impl QueueReader {
+    /// The heads of `upstream`'s ordering groups (`outbox_queue::group_heads`).
+    pub async fn heads(
+        &self,
+        upstream: &str,
+        block_on_rejected: bool,
+        after: std::collections::HashMap<String, i64>,
+    ) -> Result<Vec<QueueHead>, StoreError> {
+        let (store, dir, upstream) = (self.store.clone(), self.dir.clone(), upstream.to_string());
         tokio::task::spawn_blocking(move || {
-            let store = ReadOnlyStore::open(&dir)?;
-            outbox::next_delivery(&store.conn, &dir, &name)
+            let store = store.lock().unwrap_or_else(|p| p.into_inner());
+            outbox_queue::group_heads(&store.conn, &dir, &upstream, block_on_rejected, &after)
         })
         .await
         .map_err(|e| StoreError::NotCommitted(format!("reading the outbox stopped: {e}")))?
-    }
-
-    /// Records the outcome of one delivery attempt.
-    pub async fn record_attempt(
-        &self,
-        document_id: &str,
-        upstream: &str,
-        outcome: AttemptOutcome,
-    ) -> Result<(), StoreError> {
-        let rec = outbox::AttemptRecord {
-            document_id: document_id.to_string(),
-            upstream: upstream.to_string(),
-            outcome,
-        };
-        self.call(|tx| Command::RecordAttempt(rec, tx)).await
     }
 }

@@ -16,21 +16,20 @@
 //! row (the process died in between, or the build was discarded and its files could not be
 //! removed) is never read nor sent: ids are fresh UUIDs, so no later build reuses its name.
 //!
-//! Deliveries move `pending → delivered` (2xx) or `pending → rejected` (refused for good, kept
-//! for the operator); a retry only bumps the attempt count and the next attempt time. Rows are
-//! never deleted here.
+//! What happens to a document after it was recorded — its deliveries' states, the order they
+//! leave in — is `outbox_queue`'s; operator actions and retention are `outbox_admin`'s.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use chrono::Utc;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::batch_rows::SqliteBatchRows;
 use super::ledger::ts;
+use super::outbox_queue::now_ms;
 use super::{Assembled, BuildFn, ReadOnlyStore, StoreError};
 use crate::assemble::partner::{EobTrigger, Format};
 use crate::assemble::rows::AssembleError;
@@ -42,46 +41,6 @@ pub const OUTBOX_DIR: &str = "outbox";
 
 /// Write buffer of one document file.
 const FILE_BUFFER: usize = 256 * 1024;
-
-/// A document due (or waiting) for one upstream.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Delivery {
-    pub document_id: String,
-    pub upstream: String,
-    pub content_type: String,
-    pub body: Vec<u8>,
-    /// Attempts made so far.
-    pub attempts: u32,
-    /// Not before this time (milliseconds since the Unix epoch).
-    pub next_attempt_ms: i64,
-}
-
-/// What one attempt came to.
-#[derive(Debug, Clone, PartialEq)]
-pub enum AttemptOutcome {
-    Delivered {
-        status: u16,
-    },
-    Retry {
-        status: Option<u16>,
-        error: String,
-        after: Duration,
-    },
-    Rejected {
-        status: Option<u16>,
-        error: String,
-    },
-}
-
-pub(super) struct AttemptRecord {
-    pub document_id: String,
-    pub upstream: String,
-    pub outcome: AttemptOutcome,
-}
-
-pub(super) fn now_ms() -> i64 {
-    Utc::now().timestamp_millis()
-}
 
 /// Where a build files its documents: `<data_dir>/outbox/<document id>.<extension>`. It
 /// remembers every file it completed, so a build that is not recorded takes them back.
@@ -329,7 +288,7 @@ pub(super) fn record_assembly(
         Ok(docs) => {
             let mut ids = Vec::with_capacity(docs.len());
             for d in docs {
-                insert_document(&tx, &d, Some(&batch), &now)?;
+                insert_document(&tx, &d, Some(&batch), &format!("batch:{batch}"), &now)?;
                 ids.push(d.document_id);
             }
             match trigger {
@@ -370,42 +329,6 @@ pub(super) fn parse_ts(s: &str) -> Option<chrono::DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// The oldest pending document of `upstream`, its body read from its file in `data_dir`'s
-/// outbox (or from the row, for a document stored before documents were files).
-pub(super) fn next_delivery(
-    conn: &Connection,
-    data_dir: &Path,
-    upstream: &str,
-) -> Result<Option<Delivery>, StoreError> {
-    let row = conn
-        .prepare_cached(
-            "SELECT d.document_id, doc.content_type, doc.body, d.attempts, d.next_attempt_ms, doc.file
-             FROM deliveries d JOIN documents doc ON doc.document_id = d.document_id
-             WHERE d.upstream = ?1 AND d.state = 'pending' ORDER BY doc.seq LIMIT 1",
-        )?
-        .query_row([upstream], |r| {
-            Ok((
-                Delivery {
-                    document_id: r.get(0)?,
-                    upstream: upstream.to_string(),
-                    content_type: r.get(1)?,
-                    body: r.get(2)?,
-                    attempts: r.get::<_, i64>(3)? as u32,
-                    next_attempt_ms: r.get(4)?,
-                },
-                r.get::<_, Option<String>>(5)?,
-            ))
-        })
-        .optional()?;
-    let Some((mut delivery, file)) = row else {
-        return Ok(None);
-    };
-    if let Some(file) = file {
-        delivery.body = read_document(data_dir, &file)?;
-    }
-    Ok(Some(delivery))
-}
-
 /// The path of a document file named in `documents.file`.
 pub(super) fn document_path(data_dir: &Path, file: &str) -> PathBuf {
     data_dir.join(OUTBOX_DIR).join(file)
@@ -416,68 +339,45 @@ pub(super) fn read_document(data_dir: &Path, file: &str) -> Result<Vec<u8>, Stor
     std::fs::read(&path).map_err(|source| StoreError::File { path, source })
 }
 
-pub(super) fn record_attempt(conn: &mut Connection, rec: &AttemptRecord) -> Result<(), StoreError> {
-    let now = Utc::now();
-    let (state, status, error, next) = match &rec.outcome {
-        AttemptOutcome::Delivered { status } => ("delivered", Some(*status), None, now_ms()),
-        AttemptOutcome::Retry {
-            status,
-            error,
-            after,
-        } => (
-            "pending",
-            *status,
-            Some(error.as_str()),
-            now_ms() + after.as_millis().min(i64::MAX as u128) as i64,
-        ),
-        AttemptOutcome::Rejected { status, error } => {
-            ("rejected", *status, Some(error.as_str()), now_ms())
-        }
-    };
-    let delivered_at = (state == "delivered").then(|| ts(now));
-    let changed = conn
-        .prepare_cached(
-            "UPDATE deliveries SET state = ?3, attempts = attempts + 1, last_status = ?4, last_error = ?5,
-                 next_attempt_ms = ?6, last_attempt_at = ?7, delivered_at = COALESCE(?8, delivered_at)
-             WHERE document_id = ?1 AND upstream = ?2 AND state = 'pending'",
-        )?
-        .execute(params![rec.document_id, rec.upstream, state, status, error, next, ts(now), delivered_at])?;
-    if changed == 0 {
-        tracing::warn!(document = %rec.document_id, upstream = %rec.upstream, "delivery outcome for a row that is no longer pending was ignored");
-    }
-    Ok(())
-}
-
 /// Inserts one outbox file part and its pending delivery, in the caller's transaction: every
 /// assembly step (End of Batch, shipments, per-event messages) records its documents here. A
 /// document of a batch carries the batch's reconciliation report as its sidecar.
+///
+/// `order_key` is the document's ordering group (`outbox_queue`): its batch's documents, one
+/// shipment's, the per-event stream. Documents leave in `seq` order within a group.
 pub(super) fn insert_document(
     tx: &Connection,
     d: &NewDocument,
     batch: Option<&str>,
+    order_key: &str,
     now: &str,
 ) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "INSERT INTO documents (document_id, kind, batch, content_type, body, created_at,
-                                file, sidecar, part, parts, format)
+    let seq: i64 = tx
+        .prepare_cached(
+            "INSERT INTO documents (document_id, kind, batch, content_type, body, created_at,
+                                file, sidecar, part, parts, format, bytes)
          VALUES (?1, ?2, ?3, ?4, x'', ?5, ?6, (SELECT report FROM batches WHERE batch = ?3),
-                 ?7, ?8, ?9)",
-    )?
-    .execute(params![
-        d.document_id,
-        d.kind,
-        batch,
-        d.content_type,
-        now,
-        d.file,
-        d.part as i64,
-        d.parts as i64,
-        d.format
-    ])?;
+                 ?7, ?8, ?9, ?10) RETURNING seq",
+        )?
+        .query_row(
+            params![
+                d.document_id,
+                d.kind,
+                batch,
+                d.content_type,
+                now,
+                d.file,
+                d.part as i64,
+                d.parts as i64,
+                d.format,
+                d.bytes as i64
+            ],
+            |r| r.get(0),
+        )?;
     tx.prepare_cached(
-        "INSERT INTO deliveries (document_id, upstream, state, next_attempt_ms)
-         VALUES (?1, ?2, 'pending', ?3)",
+        "INSERT INTO deliveries (document_id, upstream, seq, order_key, state, next_attempt_ms)
+         VALUES (?1, ?2, ?3, ?4, 'pending', ?5)",
     )?
-    .execute(params![d.document_id, d.upstream, now_ms()])?;
+    .execute(params![d.document_id, d.upstream, seq, order_key, now_ms()])?;
     Ok(())
 }

@@ -237,6 +237,49 @@ CREATE TABLE message_cursor (
 CREATE INDEX serial_events_by_kind ON serial_events(kind, seq);
 CREATE INDEX serial_history_by_event ON serial_history(event, serial);
 "#,
+    // Upstream delivery (issue 7): a delivery can be `in_flight`; each row carries its document's
+    // sending order (`seq`) and ordering group (`order_key`: a batch's documents, one shipment's,
+    // the per-event stream), the upstream's answer, when it was refused, and what an operator
+    // did to it. `deliveries_queue` finds each group's head without reading delivered rows.
+    // Documents remember their size and when their bytes were pruned after delivery.
+    r#"
+CREATE TABLE deliveries_v6 (
+    document_id      TEXT NOT NULL REFERENCES documents(document_id),
+    upstream         TEXT NOT NULL,
+    seq              INTEGER NOT NULL,
+    order_key        TEXT NOT NULL,
+    state            TEXT NOT NULL
+                     CHECK (state IN ('pending', 'in_flight', 'delivered', 'rejected')),
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    next_attempt_ms  INTEGER NOT NULL,
+    last_status      INTEGER,
+    last_error       TEXT,
+    response         TEXT,
+    first_attempt_at TEXT,
+    last_attempt_at  TEXT,
+    delivered_at     TEXT,
+    rejected_at      TEXT,
+    replays          INTEGER NOT NULL DEFAULT 0,
+    operator_note    TEXT,
+    PRIMARY KEY (document_id, upstream)
+);
+INSERT INTO deliveries_v6 (document_id, upstream, seq, order_key, state, attempts,
+                           next_attempt_ms, last_status, last_error, last_attempt_at,
+                           delivered_at, rejected_at)
+SELECT d.document_id, d.upstream, doc.seq,
+       CASE WHEN doc.batch IS NOT NULL THEN 'batch:' || doc.batch
+            ELSE 'document:' || doc.document_id END,
+       d.state, d.attempts, d.next_attempt_ms, d.last_status, d.last_error, d.last_attempt_at,
+       d.delivered_at, CASE WHEN d.state = 'rejected' THEN d.last_attempt_at END
+FROM deliveries d JOIN documents doc ON doc.document_id = d.document_id;
+DROP TABLE deliveries;
+ALTER TABLE deliveries_v6 RENAME TO deliveries;
+CREATE INDEX deliveries_queue ON deliveries(upstream, order_key, seq) WHERE state <> 'delivered';
+CREATE INDEX deliveries_by_state ON deliveries(upstream, state, seq);
+ALTER TABLE documents ADD COLUMN bytes INTEGER;
+ALTER TABLE documents ADD COLUMN pruned_at TEXT;
+UPDATE documents SET bytes = length(body) WHERE file IS NULL;
+"#,
 ];
 
 /// The schema version this build writes.

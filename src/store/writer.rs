@@ -13,6 +13,7 @@ use rusqlite::Connection;
 use crate::rules::RulesPolicy;
 use tokio::sync::{mpsc, oneshot};
 
+use super::outbox_queue::{self, DeliveryWrite};
 use super::{
     Command, GROUP_MAX, IngestItem, IngestOutcome, StoreError, Wakeups, ledger, outbox, registry,
     schema,
@@ -53,6 +54,7 @@ fn restrict_permissions(path: &Path) {
 const PAGE_CACHE_KIB: i64 = 64 * 1024;
 
 type IngestReply = oneshot::Sender<Result<IngestOutcome, StoreError>>;
+type DeliveryReply = oneshot::Sender<Result<usize, StoreError>>;
 
 pub(super) fn run(
     mut conn: Connection,
@@ -61,23 +63,35 @@ pub(super) fn run(
     policy: &RulesPolicy,
 ) {
     let mut group: Vec<(Box<IngestItem>, IngestReply)> = Vec::new();
+    let mut deliveries: Vec<(DeliveryWrite, DeliveryReply)> = Vec::new();
     while let Some(first) = rx.blocking_recv() {
         let mut pending = Some(first);
-        // Drain what is already queued, so one commit serves many requests.
+        // Drain what is already queued, so one commit serves many requests. Line messages and
+        // delivery changes each form their own group; order between them is kept by
+        // committing one group before the other starts.
         while let Some(cmd) = pending.take() {
             match cmd {
-                Command::Ingest(item, reply) => group.push((item, reply)),
-                other => {
-                    // Keep order: the group received before this command commits first.
+                Command::Ingest(item, reply) => {
+                    commit_deliveries(&mut conn, &mut deliveries);
+                    group.push((item, reply));
+                }
+                Command::Delivery(write, reply) => {
                     commit_group(&mut conn, &mut group, wakeups, policy);
+                    deliveries.push((write, reply));
+                }
+                other => {
+                    // Keep order: the groups received before this command commit first.
+                    commit_group(&mut conn, &mut group, wakeups, policy);
+                    commit_deliveries(&mut conn, &mut deliveries);
                     run_single(&mut conn, other, wakeups, policy);
                 }
             }
-            if group.len() < GROUP_MAX {
+            if group.len() < GROUP_MAX && deliveries.len() < GROUP_MAX {
                 pending = rx.try_recv().ok();
             }
         }
         commit_group(&mut conn, &mut group, wakeups, policy);
+        commit_deliveries(&mut conn, &mut deliveries);
     }
     if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
         tracing::warn!(error = %e, "WAL checkpoint at shutdown failed; the next start will recover it");
@@ -131,6 +145,38 @@ fn commit_group(
     }
 }
 
+/// Applies consecutive delivery changes in one transaction; each gets its rows changed, or
+/// the error if the transaction did not commit.
+fn commit_deliveries(conn: &mut Connection, group: &mut Vec<(DeliveryWrite, DeliveryReply)>) {
+    if group.is_empty() {
+        return;
+    }
+    let items = std::mem::take(group);
+    let result = (|| -> Result<Vec<usize>, StoreError> {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut changed = Vec::with_capacity(items.len());
+        for (w, _) in &items {
+            changed.push(outbox_queue::apply(&tx, w)?);
+        }
+        tx.commit()?;
+        Ok(changed)
+    })();
+    match result {
+        Ok(changed) => {
+            for ((_, reply), n) in items.into_iter().zip(changed) {
+                let _ = reply.send(Ok(n));
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, count = items.len(), "recording delivery outcomes failed; those documents will be sent again");
+            let text = e.to_string();
+            for (_, reply) in items {
+                let _ = reply.send(Err(StoreError::NotCommitted(text.clone())));
+            }
+        }
+    }
+}
+
 fn run_single(conn: &mut Connection, cmd: Command, wakeups: &Wakeups, policy: &RulesPolicy) {
     match cmd {
         Command::Ingest(item, reply) => {
@@ -147,8 +193,13 @@ fn run_single(conn: &mut Connection, cmd: Command, wakeups: &Wakeups, policy: &R
         Command::Shipments(built, reply) => {
             let _ = reply.send(super::shipments::assembly::record(conn, *built, wakeups));
         }
-        Command::RecordAttempt(rec, reply) => {
-            let _ = reply.send(outbox::record_attempt(conn, &rec));
+        Command::Delivery(write, reply) => commit_deliveries(conn, &mut vec![(write, reply)]),
+        Command::Outbox(action, reply) => {
+            let result = super::outbox_admin::apply(conn, &action);
+            if result.is_ok() {
+                wakeups.outbox_changed.notify_waiters();
+            }
+            let _ = reply.send(result);
         }
         Command::Events(write, reply) => {
             let _ = reply.send(super::event_record::apply(conn, write, wakeups));

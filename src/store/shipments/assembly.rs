@@ -181,8 +181,12 @@ pub(in crate::store) fn record(
             }
             let now = ts(Utc::now());
             let mut ids = Vec::with_capacity(docs.len());
+            let order_key = match due {
+                Due::Shipment(id) | Due::Void(id) => format!("shipment:{id}"),
+                Due::Receipt(seq) => format!("receipt:{seq}"),
+            };
             for d in docs {
-                insert_document(&tx, &d, None, &now)?;
+                insert_document(&tx, &d, None, &order_key, &now)?;
                 ids.push(d.document_id);
             }
             ShipmentAssembled::Documents {
