@@ -12,6 +12,7 @@ mod api;
 mod bad_input;
 mod cli;
 mod code_cmd;
+mod delivery_crash;
 mod demo;
 mod durability;
 mod end_to_end;

@@ -47,6 +47,8 @@ impl Recorded {
 struct Shared {
     requests: Mutex<Vec<Recorded>>,
     script: Mutex<VecDeque<u16>>,
+    /// How long each answer takes (a slow upstream).
+    delay: Mutex<Duration>,
     tx: UnboundedSender<Recorded>,
 }
 
@@ -77,6 +79,7 @@ impl Upstream {
         let shared = Arc::new(Shared {
             requests: Mutex::new(Vec::new()),
             script: Mutex::new(script.iter().copied().collect()),
+            delay: Mutex::new(Duration::ZERO),
             tx,
         });
         let app = Router::new()
@@ -124,6 +127,10 @@ async fn handle(
     };
     shared.requests.lock().unwrap().push(record.clone());
     let _ = shared.tx.send(record);
+    let delay = *shared.delay.lock().unwrap();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (
         code,
@@ -142,6 +149,11 @@ impl UpstreamServer {
 
     pub fn url(&self) -> String {
         url_for_port(self.port)
+    }
+
+    /// Every answer from now on takes `delay` (the request is recorded on arrival).
+    pub fn set_delay(&self, delay: Duration) {
+        *self.shared.delay.lock().unwrap() = delay;
     }
 
     /// Replaces the remaining script.
