@@ -116,6 +116,8 @@ fn the_documented_defaults_are_the_defaults_and_every_key_is_documented() {
         .collect();
     for key in [
         "ca_file",
+        "max_in_flight",
+        "block_on_rejected",
         "format",
         "messages",
         "end_of_batch",
