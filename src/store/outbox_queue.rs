@@ -273,3 +273,7 @@ pub(super) fn apply(tx: &Connection, w: &DeliveryWrite) -> Result<usize, StoreEr
     };
     Ok(changed)
 }
+
+#[cfg(test)]
+#[path = "outbox_queue_tests.rs"]
+mod tests;
