@@ -69,9 +69,13 @@ pub struct MqttTarget {
     pub port: u16,
     pub tls: Option<MqttTls>,
     pub credentials: Option<MqttCredentials>,
+    /// A template: `{kind}`, `{batch}` and `{document_id}` are filled in per document.
     pub topic: String,
     pub client_id: String,
     pub keep_alive_secs: u64,
+    /// The largest PUBLISH packet (topic, payload and headers) the broker takes; a larger
+    /// document is refused for good instead of breaking the connection each time.
+    pub max_packet_bytes: usize,
 }
 
 /// `url = "file:///var/spool/linegate/outgoing"`: documents renamed into place.

@@ -462,3 +462,59 @@ fn every_upstream_is_read_with_its_own_path() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The MQTT keys are shown indented under "MQTT upstreams" (they are not the example
+/// upstream's keys), each with its default; the pickup folder's url form is shown below them.
+#[test]
+fn the_mqtt_and_directory_upstreams_are_documented_with_their_defaults() {
+    use crate::config::upstream_target::{DirectoryTarget, Target};
+    let text = example();
+    let from = text
+        .find("# MQTT upstreams")
+        .expect("MQTT upstreams documented");
+    let to = from
+        + text[from..]
+            .find("# Pickup folders")
+            .expect("pickup folders");
+    let keys: Vec<&str> = text[from..to]
+        .lines()
+        .filter_map(|l| l.strip_prefix("#   "))
+        .filter(|l| l.contains(" = "))
+        .collect();
+    let names: Vec<&str> = keys.iter().filter_map(|k| k.split(" = ").next()).collect();
+    assert_eq!(
+        names,
+        ["topic", "client_id", "keep_alive_secs", "max_packet_bytes"]
+    );
+    let https = "url = \"https://epcis.example.com/receive\"";
+    let mqtt = |keys: &str| {
+        let url = format!("url = \"mqtt://broker.plant:1883\"\n{keys}");
+        match parse(&text.replacen(https, &url, 1)) {
+            Ok(c) => match &c.upstreams[0].target {
+                Target::Mqtt(m) => m.clone(),
+                other => panic!("{other:?}"),
+            },
+            Err(e) => panic!("{keys}: {e:?}"),
+        }
+    };
+    let documented = mqtt(&keys.join("\n"));
+    assert_eq!(
+        documented,
+        mqtt(keys[0]),
+        "every documented value is the default"
+    );
+    assert_eq!(
+        documented.topic,
+        "partner/epcis/{kind}/{batch}/{document_id}"
+    );
+
+    let folder = "file:///var/spool/linegate/outgoing";
+    assert!(text[to..].contains(folder));
+    let c = parse(&text.replacen(https, &format!("url = \"{folder}\""), 1)).expect("a folder");
+    assert_eq!(
+        c.upstreams[0].target,
+        Target::Directory(DirectoryTarget {
+            path: "/var/spool/linegate/outgoing".into()
+        })
+    );
+}

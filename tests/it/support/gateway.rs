@@ -77,6 +77,15 @@ impl Gateway {
         Ok(self.upstream.insert(server))
     }
 
+    /// Points the `[[upstream]]` at `url` (an MQTT broker, a pickup folder) instead of the
+    /// HTTP receiver, with the `extra` keys added to it. Call it before starting the daemon.
+    pub fn set_upstream(&self, url: &str, extra: &str) -> Result<()> {
+        let data_dir = self.dir.path().join("data");
+        let text = config_toml(&data_dir, &self.broker.url(), url);
+        std::fs::write(&self.config, format!("{text}{extra}"))?;
+        Ok(())
+    }
+
     pub fn upstream(&self) -> &UpstreamServer {
         self.upstream.as_ref().expect("upstream is not running")
     }

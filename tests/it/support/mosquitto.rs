@@ -180,6 +180,14 @@ impl Broker {
         self.spawn().await
     }
 
+    /// Starts a stopped (or killed) broker again on the same port and persistence dir.
+    pub async fn start_again(&mut self) -> Result<()> {
+        if self.child.is_some() {
+            bail!("mosquitto on port {} is still running", self.port);
+        }
+        self.spawn().await
+    }
+
     /// Kill (if running) and start again on the same port and persistence dir.
     pub async fn restart(&mut self) -> Result<()> {
         self.kill().await?;

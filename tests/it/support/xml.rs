@@ -199,6 +199,29 @@ impl EpcisDoc {
     }
 }
 
+/// Parses a document that must be complete: one root element, closed, every end tag matching
+/// its start (a document cut off mid-write fails here, where `EpcisDoc::parse` stops quietly).
+pub fn parse_complete(xml: &str) -> Result<EpcisDoc> {
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let (mut depth, mut roots) = (0usize, 0usize);
+    loop {
+        match reader.read_event().context("not well-formed XML")? {
+            Event::Start(_) => {
+                roots += usize::from(depth == 0);
+                depth += 1;
+            }
+            Event::End(_) => depth = depth.checked_sub(1).context("an end tag with no start")?,
+            Event::Empty(_) => roots += usize::from(depth == 0),
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if depth != 0 || roots != 1 {
+        bail!("incomplete XML: {roots} root element(s), {depth} element(s) left open at the end");
+    }
+    EpcisDoc::parse(xml)
+}
+
 /// Checks a document's EPC list: no EPC twice, every EPC of `must` present,
 /// and nothing outside `must` and `may`. Errors list a few offenders of each kind.
 pub fn check_epcs(actual: &[String], must: &[String], may: &[String]) -> Result<()> {
