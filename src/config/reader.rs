@@ -250,6 +250,38 @@ impl<'a> Table<'a> {
         }
     }
 
+    /// An optional table of strings (`headers = { "X-A" = "b" }`), sorted by key (empty when
+    /// absent); each entry that is not a string is a problem at its own path.
+    pub fn string_map(&self, key: &str, p: &mut Problems) -> Vec<(String, String)> {
+        let path = self.key_path(key);
+        match self.get(key) {
+            None => Vec::new(),
+            Some(toml::Value::Table(t)) => t
+                .iter()
+                .filter_map(|(k, v)| match v {
+                    toml::Value::String(s) => Some((k.clone(), s.clone())),
+                    other => {
+                        p.add(
+                            format!("{path}.{k}"),
+                            format!("must be a string, found {}", other.type_str()),
+                        );
+                        None
+                    }
+                })
+                .collect(),
+            Some(other) => {
+                p.add(
+                    path,
+                    format!(
+                        "must be a table of strings ({key} = {{ \"Name\" = \"value\" }}), found {}",
+                        other.type_str()
+                    ),
+                );
+                Vec::new()
+            }
+        }
+    }
+
     /// The key path of this table, for problems found by cross-field checks.
     pub fn path_of(&self, key: &str) -> String {
         self.key_path(key)

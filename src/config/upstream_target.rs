@@ -41,7 +41,7 @@ pub struct HttpTarget {
     /// Client certificate and key (PEM) for partners that require mutual TLS.
     pub client_auth: Option<ClientAuth>,
     pub auth: Option<HttpAuth>,
-    /// Extra request headers, in the order configured.
+    /// Extra request headers (`headers`), sorted by name; checked valid and not reserved.
     pub headers: Vec<(String, String)>,
     /// Send bodies gzip-compressed (`Content-Encoding: gzip`); only for partners that accept it.
     pub gzip: bool,

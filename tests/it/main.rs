@@ -19,6 +19,7 @@ mod durability;
 mod end_to_end;
 mod export;
 mod harness_selftest;
+mod https_sink;
 mod line_rules;
 mod model_check;
 mod mqtt_backpressure;

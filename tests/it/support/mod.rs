@@ -10,6 +10,7 @@
 
 pub mod daemon;
 pub mod gateway;
+pub mod https_upstream;
 pub mod ledger;
 pub mod mosquitto;
 pub mod mqtt;
