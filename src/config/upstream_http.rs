@@ -34,6 +34,10 @@ const RESERVED: &[(&str, &str)] = &[
         "idempotency-key",
         "it is the document's id, the same on every attempt",
     ),
+    (
+        "x-linegate-part",
+        "it is the document's part of its message (1/1, 2/3, …)",
+    ),
     ("host", "it follows the url"),
     ("transfer-encoding", "HTTP sets it"),
     ("connection", "HTTP sets it"),

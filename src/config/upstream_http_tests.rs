@@ -170,12 +170,13 @@ fn a_header_must_be_valid_and_not_one_linegate_sets() {
         "headers = { \"X-Partner\" = \"a\", \"x-partner\" = \"b\" }",
         &[("headers.x-partner", &["twice"])],
     );
-    let reserved: [(&str, &[&str]); 5] = [
+    let reserved: [(&str, &[&str]); 6] = [
         ("Authorization", &["token_file"]),
         ("content-type", &["format"]),
         ("Content-Length", &["size"]),
         ("Idempotency-Key", &["document's id"]),
         ("Content-Encoding", &["gzip = true"]),
+        ("X-Linegate-Part", &["part of its message"]),
     ];
     for (name, words) in reserved {
         let path = format!("headers.{name}");
