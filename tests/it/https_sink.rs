@@ -214,7 +214,7 @@ async fn each_answer_lands_in_its_state_with_the_same_key_and_bytes() -> Result<
             &pki,
             plain,
             vec![Step::Hang],
-            format!("{ca}\ntimeout_secs = 1"),
+            format!("{ca}\ntimeout_secs = 3"),
         )
         .await?,
         Partner::new("reset", &pki, plain, vec![Step::Reset], ca.clone()).await?,
