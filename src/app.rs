@@ -104,6 +104,13 @@ pub async fn run_until(
         ));
     }
     worker_tasks.push(tokio::spawn(guard.run(workers.clone())));
+    // The outbox's alarms (dead letters, gateway.max_outbox_bytes) and its retention.
+    worker_tasks.push(tokio::spawn(forward::monitor::run(
+        store.clone(),
+        forward::monitor::MonitorConfig::of(&config),
+        health.clone(),
+        workers.clone(),
+    )));
     let mqtt_cfg = MqttSourceConfig {
         mqtt: config.mqtt.clone(),
         lines: config.lines.iter().map(|l| l.id.clone()).collect(),

@@ -165,13 +165,24 @@ pub enum SerialCommand {
     Show(SerialArg),
 }
 
+/// `linegate outbox …` (`outbox_cli`).
 #[derive(Debug, Subcommand)]
 pub enum OutboxCommand {
-    /// List every delivery (document × upstream) and its state
-    #[command(
-        after_help = "Examples:\n  linegate outbox list --config /etc/linegate/linegate.toml\n  linegate outbox list --config /etc/linegate/linegate.toml --json"
-    )]
-    List(ViewArgs),
+    /// List deliveries (document × upstream): dead letters and waiting ones first
+    #[command(after_help = crate::outbox_cli::LIST_HELP)]
+    List(crate::outbox_cli::ListArgs),
+    /// Show one document: its file, size and every delivery of it
+    #[command(after_help = crate::outbox_cli::SHOW_HELP)]
+    Show(crate::outbox_cli::ShowArgs),
+    /// Send a dead letter (or a waiting document) again now
+    #[command(after_help = crate::outbox_cli::RETRY_HELP)]
+    Retry(crate::outbox_cli::ActionArgs),
+    /// Send a delivered document again, with the same id and bytes
+    #[command(after_help = crate::outbox_cli::REPLAY_HELP)]
+    Replay(crate::outbox_cli::ActionArgs),
+    /// Give up on a pending document: it becomes a dead letter
+    #[command(after_help = crate::outbox_cli::REJECT_HELP)]
+    Reject(crate::outbox_cli::ActionArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -206,41 +217,12 @@ pub fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
     out.join("\n")
 }
 
+/// Deliveries as a table (`outbox_cli::list_table`).
 pub fn outbox_table(rows: &[OutboxRow]) -> String {
     if rows.is_empty() {
         return "The outbox is empty: no document has been assembled yet.".into();
     }
-    let body = rows
-        .iter()
-        .map(|r| {
-            vec![
-                r.document_id.clone(),
-                r.batch.clone().unwrap_or_default(),
-                r.upstream.clone(),
-                r.state.clone(),
-                r.attempts.to_string(),
-                r.last_status.map(|s| s.to_string()).unwrap_or_default(),
-                r.last_error
-                    .clone()
-                    .unwrap_or_default()
-                    .chars()
-                    .take(60)
-                    .collect(),
-            ]
-        })
-        .collect();
-    table(
-        &[
-            "DOCUMENT",
-            "BATCH",
-            "UPSTREAM",
-            "STATE",
-            "ATTEMPTS",
-            "STATUS",
-            "LAST ERROR",
-        ],
-        body,
-    )
+    crate::outbox_cli::list_table(rows)
 }
 
 pub fn quarantine_table(rows: &[QuarantineRow]) -> String {
@@ -282,6 +264,28 @@ mod tests {
             vec!["linegate", "run", "--config", "x.toml"],
             vec!["linegate", "validate", "--config", "x.toml"],
             vec!["linegate", "outbox", "list", "--config", "x.toml", "--json"],
+            vec![
+                "linegate", "outbox", "list", "--state", "rejected", "--limit", "5", "-c", "x.toml",
+            ],
+            vec!["linegate", "outbox", "show", "D1", "--config", "x.toml"],
+            vec![
+                "linegate", "outbox", "retry", "D1", "--reason", "r", "--config", "x.toml",
+            ],
+            vec![
+                "linegate",
+                "outbox",
+                "replay",
+                "D1",
+                "--upstream",
+                "mah",
+                "--reason",
+                "r",
+                "--config",
+                "x.toml",
+            ],
+            vec![
+                "linegate", "outbox", "reject", "D1", "--config", "x.toml", "--reason", "r",
+            ],
             vec!["linegate", "quarantine", "list", "-c", "x.toml"],
             vec!["linegate", "batch", "list", "--config", "x.toml"],
             vec![
@@ -340,8 +344,8 @@ mod tests {
             let path = match cli.command {
                 Command::Run(c) | Command::Validate(c) => c.config,
                 Command::Code(c) => c.config.config,
-                Command::Outbox(OutboxCommand::List(v))
-                | Command::Quarantine(QuarantineCommand::List(v))
+                Command::Outbox(o) => o.config().to_path_buf(),
+                Command::Quarantine(QuarantineCommand::List(v))
                 | Command::Batch(BatchCommand::List(v)) => v.config.config,
                 Command::Batch(
                     BatchCommand::Show(b) | BatchCommand::Close(b) | BatchCommand::Release(b),

@@ -18,6 +18,7 @@
 //! * `inspect`: the `linegate code` command (what the parser reads in a code).
 //! * `supervise`: `linegate batch close|release|cancel`, judged like line messages.
 //! * `ship_cli`: `linegate ship`, a shipment recorded like the warehouse's `ship` message.
+//! * `outbox_cli`: `linegate outbox list|show|retry|replay|reject`, the operator's outbox.
 //! * `health`: what is wrong right now, per part, and each scanner station's state (logged
 //!   once per change, systemd STATUS, line state).
 //! * `disk_guard`: closes the sources' intake while free disk space is low.
@@ -42,6 +43,7 @@ pub mod gs1;
 pub mod health;
 pub mod inspect;
 pub mod model;
+pub mod outbox_cli;
 pub mod protocol;
 pub mod reload;
 pub mod rules;

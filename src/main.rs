@@ -8,8 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use linegate::cli::{
-    self, BatchArg, BatchCommand, Cli, Command, OutboxCommand, QuarantineCommand, SerialCommand,
-    ViewArgs,
+    self, BatchArg, BatchCommand, Cli, Command, QuarantineCommand, SerialCommand, ViewArgs,
 };
 use linegate::config::{self, ConfigError};
 use linegate::store::{IngestOutcome, ReadOnlyStore};
@@ -96,7 +95,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
-        Command::Outbox(OutboxCommand::List(v)) => view(v, |s| Ok(s.outbox()?), cli::outbox_table),
+        Command::Outbox(cmd) => Ok(linegate::outbox_cli::command(cmd)?),
         Command::Quarantine(QuarantineCommand::List(v)) => {
             view(v, |s| Ok(s.quarantine()?), cli::quarantine_table)
         }

@@ -9,11 +9,15 @@
 //! quarantined), an answer only after the commit, and no input taken while the disk guard has
 //! closed the intake. It talks to nothing but the store: no source, assembler or forwarder is
 //! called. It listens on loopback unless configured otherwise, and writes need the bearer token
-//! of `api.token_file` (`token`); the reads (health, a batch) are open to any local caller,
-//! and go to the health registry and a read-only store connection, never to the writer. axum
-//! is built without its JSON feature here, so replies are serialised by hand (`reply`).
+//! of `api.token_file` (`token`); the reads (health, a batch, the outbox, `/metrics`) are open
+//! to any local caller, and go to the health registry and a read-only store connection, never
+//! to the writer. The outbox's operator actions (`outbox`) are writes: token, one writer
+//! transaction each. axum is built without its JSON and query features here, so replies are
+//! serialised by hand (`reply`) and query strings read by hand (`outbox`).
 
 mod messages;
+pub mod metrics;
+mod outbox;
 mod token;
 
 use std::collections::BTreeSet;
@@ -70,6 +74,10 @@ struct ApiState {
     prefixes: CompanyPrefixes,
     max_payload_bytes: usize,
     data_dir: PathBuf,
+    /// The configured upstreams (`/metrics` shows each, owing something or not).
+    upstreams: Vec<String>,
+    /// `gateway.max_outbox_bytes`, for `/metrics`.
+    max_outbox_bytes: u64,
 }
 
 /// The API with its token read and its socket bound, not serving yet.
@@ -102,6 +110,8 @@ impl Listener {
             prefixes: config.prefixes.clone(),
             max_payload_bytes: config.mqtt.max_payload_bytes,
             data_dir: config.gateway.data_dir.clone(),
+            upstreams: config.upstreams.iter().map(|u| u.name.clone()).collect(),
+            max_outbox_bytes: config.gateway.max_outbox_bytes,
         });
         let served = axum::serve(self.listener, router(state))
             .with_graceful_shutdown(shutdown.cancelled_owned())
@@ -117,6 +127,10 @@ fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/health", get(health))
         .route("/api/v1/batches/{batch}", get(batch))
         .route("/api/v1/lines/{line}/messages", post(messages::post))
+        .route("/api/v1/outbox", get(outbox::list))
+        .route("/api/v1/outbox/{document_id}", get(outbox::show))
+        .route("/api/v1/outbox/{document_id}/{action}", post(outbox::act))
+        .route("/metrics", get(metrics::metrics))
         .fallback(|| async {
             reply(
                 StatusCode::NOT_FOUND,

@@ -16,6 +16,7 @@
 pub mod backoff;
 pub mod directory;
 pub mod http;
+pub mod monitor;
 pub mod mqtt;
 pub mod sink;
 

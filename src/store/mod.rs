@@ -22,11 +22,16 @@ mod line_batch;
 mod line_state;
 mod outbox;
 mod outbox_admin;
+mod outbox_backlog;
+mod outbox_prune;
 mod outbox_queue;
+#[cfg(test)]
+mod outbox_read_tests;
 #[cfg(test)]
 mod outbox_tests;
 mod read;
 mod read_ledger;
+mod read_outbox;
 mod registry;
 mod schema;
 mod shipments;
@@ -44,9 +49,12 @@ pub use line_batch::OpenBatch;
 pub use line_state::BatchProgress;
 pub use outbox::{OUTBOX_DIR, OutboxFiles, OutboxSink, PartFile};
 pub use outbox_admin::{ChangedDelivery, OperatorAction, OperatorRequest};
+pub use outbox_backlog::UpstreamBacklog;
+pub use outbox_prune::{PruneCursor, Pruned};
 pub use outbox_queue::{AttemptOutcome, DeliveryWrite, QueueHead};
-pub use read::{OutboxRow, QuarantineRow, ReadOnlyStore};
+pub use read::{QuarantineRow, ReadOnlyStore};
 pub use read_ledger::{BatchDetail, BatchRow, HistoryRow, SerialDetail};
+pub use read_outbox::{DELIVERY_STATES, OutboxDocument, OutboxPage, OutboxQuery, OutboxRow};
 pub use shipments::ShipmentSummary;
 pub use shipments::assembly::{ShipmentAssembled, ShipmentBuildFn, ShipmentJob};
 
@@ -188,6 +196,11 @@ enum Command {
     Outbox(
         OperatorRequest,
         oneshot::Sender<Result<Vec<ChangedDelivery>, StoreError>>,
+    ),
+    /// Retention: prune the bytes of documents still due (`outbox_prune`).
+    Prune(
+        outbox_prune::Request,
+        oneshot::Sender<Result<outbox_prune::Recorded, StoreError>>,
     ),
     /// Per-event reporting: start cursors, or record a message's documents (`event_record`).
     Events(

@@ -169,3 +169,7 @@ pub(super) fn apply(
     tx.commit()?;
     Ok(changed)
 }
+
+#[cfg(test)]
+#[path = "outbox_admin_tests.rs"]
+pub(super) mod tests;

@@ -1,4 +1,5 @@
-//! Read-only views of the store for the command line (`linegate outbox list`, `quarantine list`).
+//! Read-only views of the store for the command line (`linegate quarantine list`, document
+//! bodies; the outbox's views are `read_outbox`'s).
 //!
 //! Opens its own read-only connection, so an operator can look while the daemon runs (WAL lets
 //! readers and the writer work side by side). Never writes, never migrates.
@@ -9,23 +10,6 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use serde::Serialize;
 
 use super::{DB_FILE, StoreError, outbox};
-
-/// One (document, upstream) delivery as an operator sees it.
-#[derive(Debug, Clone, Serialize)]
-pub struct OutboxRow {
-    pub document_id: String,
-    pub kind: String,
-    pub batch: Option<String>,
-    pub upstream: String,
-    pub state: String,
-    pub attempts: u32,
-    pub last_status: Option<u16>,
-    pub last_error: Option<String>,
-    pub created_at: String,
-    pub last_attempt_at: Option<String>,
-    pub delivered_at: Option<String>,
-    pub bytes: u64,
-}
 
 /// One quarantined message.
 #[derive(Debug, Clone, Serialize)]
@@ -68,37 +52,6 @@ impl ReadOnlyStore {
             conn,
             dir: data_dir.to_path_buf(),
         })
-    }
-
-    pub fn outbox(&self) -> Result<Vec<OutboxRow>, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT d.document_id, doc.kind, doc.batch, d.upstream, d.state, d.attempts, d.last_status, d.last_error,
-                    doc.created_at, d.last_attempt_at, d.delivered_at, length(doc.body), doc.file
-             FROM deliveries d JOIN documents doc ON doc.document_id = d.document_id
-             ORDER BY doc.seq, d.upstream",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            let file: Option<String> = r.get(12)?;
-            let stored = r.get::<_, i64>(11)? as u64;
-            Ok(OutboxRow {
-                document_id: r.get(0)?,
-                kind: r.get(1)?,
-                batch: r.get(2)?,
-                upstream: r.get(3)?,
-                state: r.get(4)?,
-                attempts: r.get::<_, i64>(5)? as u32,
-                last_status: r.get::<_, Option<i64>>(6)?.map(|s| s as u16),
-                last_error: r.get(7)?,
-                created_at: r.get(8)?,
-                last_attempt_at: r.get(9)?,
-                delivered_at: r.get(10)?,
-                // A file that is gone reads as 0 bytes here; sending it names the problem.
-                bytes: file.map_or(stored, |f| {
-                    std::fs::metadata(outbox::document_path(&self.dir, &f)).map_or(0, |m| m.len())
-                }),
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// The body of document `document_id` (from its file in the outbox), or None when there

@@ -204,5 +204,8 @@ fn run_single(conn: &mut Connection, cmd: Command, wakeups: &Wakeups, policy: &R
         Command::Events(write, reply) => {
             let _ = reply.send(super::event_record::apply(conn, write, wakeups));
         }
+        Command::Prune(req, reply) => {
+            let _ = reply.send(super::outbox_prune::apply(conn, &req));
+        }
     }
 }

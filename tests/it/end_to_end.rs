@@ -45,7 +45,10 @@ async fn thousand_codes(per_msg: usize) -> Result<()> {
         .await?;
     ensure!(rows.len() == 1, "expected one outbox row, got {rows:#?}");
     let row = &rows[0];
-    ensure!(row.batch == batch && row.upstream == "mah", "{row:?}");
+    ensure!(
+        row.batch.as_ref() == Some(&batch) && row.upstream == "mah",
+        "{row:?}"
+    );
     ensure!(
         row.attempts == 1,
         "one 200 answer, yet attempts = {}",

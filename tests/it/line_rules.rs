@@ -245,7 +245,7 @@ async fn supervisor_closes_releases_and_cancels_batches_beside_the_daemon() -> R
         })
         .await?;
     ensure!(
-        rows.len() == 1 && rows[0].batch == first,
+        rows.len() == 1 && rows[0].batch.as_ref() == Some(&first),
         "only the closed batch has a document: {rows:#?}"
     );
     Ok(())

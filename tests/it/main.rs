@@ -27,6 +27,7 @@ mod mqtt_reconnect;
 mod mqtt_security;
 mod mqtt_sink;
 mod mqtt_world;
+mod outbox_cli;
 mod per_event;
 mod reconciliation;
 mod serial;

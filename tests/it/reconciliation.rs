@@ -229,7 +229,7 @@ async fn ten_thousand_units_with_three_rejects_and_two_samples_reconcile() -> Re
         })
         .await?;
     ensure!(
-        rows.len() == 1 && rows[0].batch == batch,
+        rows.len() == 1 && rows[0].batch.as_ref() == Some(&batch),
         "one document for the batch: {rows:#?}"
     );
     let quarantined = gw.quarantine().await?;

@@ -18,7 +18,7 @@ fn key(req: &Recorded) -> Result<&str> {
 }
 
 fn row<'a>(rows: &'a [OutboxRow], batch: &str) -> Option<&'a OutboxRow> {
-    rows.iter().find(|r| r.batch == batch)
+    rows.iter().find(|r| r.batch.as_deref() == Some(batch))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

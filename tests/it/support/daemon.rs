@@ -198,7 +198,8 @@ pub async fn cli_json<T: DeserializeOwned>(sub: &[&str], config: &Path) -> Resul
 #[derive(Debug, Clone, Deserialize)]
 pub struct OutboxRow {
     pub document_id: String,
-    pub batch: String,
+    /// None for documents of no batch (shipments, per-event messages).
+    pub batch: Option<String>,
     pub upstream: String,
     pub state: String,
     pub attempts: u32,
