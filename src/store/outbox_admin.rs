@@ -24,8 +24,9 @@ pub enum OperatorAction {
     Retry,
     /// A delivered document is sent again, same id and bytes.
     Replay,
-    /// A pending document is refused for good (a dead letter), e.g. one the partner will
-    /// never take and that holds back its batch.
+    /// A pending document, or a dead letter, is given up for good: it stays `rejected`, no
+    /// longer holds back its group and no longer raises the alarm (`acknowledged_at`), e.g.
+    /// one the partner will never take.
     Reject,
 }
 
@@ -43,7 +44,7 @@ impl OperatorAction {
         match self {
             OperatorAction::Retry => (&["rejected", "pending"], "pending"),
             OperatorAction::Replay => (&["delivered"], "pending"),
-            OperatorAction::Reject => (&["pending"], "rejected"),
+            OperatorAction::Reject => (&["pending", "rejected"], "rejected"),
         }
     }
 }
@@ -124,8 +125,10 @@ pub(super) fn apply(
         let n = tx.execute(
             "UPDATE deliveries SET state = ?3, next_attempt_ms = ?4, operator_note = ?5,
                  replays = replays + (?6 = 'replay'),
-                 rejected_at = CASE WHEN ?3 = 'rejected' THEN ?7 ELSE rejected_at END,
-                 last_error = CASE WHEN ?3 = 'rejected' THEN ?5 ELSE last_error END
+                 rejected_at = CASE WHEN ?3 = 'rejected' THEN coalesce(rejected_at, ?7)
+                                    ELSE rejected_at END,
+                 acknowledged_at = CASE WHEN ?3 = 'rejected' THEN ?7 END,
+                 last_error = CASE WHEN ?3 = 'rejected' AND ?8 = 'pending' THEN ?5 ELSE last_error END
              WHERE document_id = ?1 AND upstream = ?2 AND state = ?8",
             params![
                 req.document_id,

@@ -20,7 +20,8 @@ pub struct UpstreamBacklog {
     pub upstream: String,
     pub pending: u64,
     pub in_flight: u64,
-    /// Dead letters: refused by the upstream (or an operator) for good, until retried.
+    /// Dead letters waiting for an operator: refused by the upstream, not yet retried nor
+    /// rejected for good (`linegate outbox reject`).
     pub rejected: u64,
     /// Bytes of the pending and in-flight documents.
     pub pending_bytes: u64,
@@ -44,7 +45,8 @@ impl UpstreamBacklog {
 pub(super) const STATE_TOTALS: &str = "SELECT count(*), coalesce(sum(doc.bytes), 0),
     coalesce(max(d.attempts), 0), min(d.seq)
     FROM deliveries d JOIN documents doc ON doc.seq = d.seq
-    WHERE d.upstream = ?1 AND d.state = ?2";
+    WHERE d.upstream = ?1 AND d.state = ?2
+      AND NOT (d.state = 'rejected' AND d.acknowledged_at IS NOT NULL)";
 
 impl ReadOnlyStore {
     /// Each upstream's undelivered documents (every upstream with a delivery, by name). Reads

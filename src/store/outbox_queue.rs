@@ -45,8 +45,9 @@ pub struct QueueHead {
 
 /// The heads of `upstream`'s ordering groups, in group order. A group whose documents up to
 /// `after[group]` were already delivered (recorded, but maybe not committed yet) starts after
-/// it. With `block_on_rejected` a dead letter is its group's head (and holds it back);
-/// otherwise dead letters are stepped over.
+/// it. With `block_on_rejected` a dead letter is its group's head (and holds it back) until
+/// an operator retries it or rejects it for good (`acknowledged_at`); otherwise dead letters
+/// are stepped over.
 pub(super) fn group_heads(
     conn: &Connection,
     data_dir: &Path,
@@ -68,7 +69,8 @@ pub(super) fn group_heads(
          WHERE d.upstream = ?1 AND d.order_key = ?2 AND d.state <> 'delivered'{} AND d.seq > ?3
          ORDER BY d.seq LIMIT 1",
         if block_on_rejected {
-            ""
+            // A dead letter an operator rejected for good no longer holds its group back.
+            " AND NOT (d.state = 'rejected' AND d.acknowledged_at IS NOT NULL)"
         } else {
             " AND d.state <> 'rejected'"
         }

@@ -7,8 +7,8 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 use super::super::outbox::{OutboxFiles, insert_document};
-use super::{AttemptOutcome, DeliveryWrite, apply, group_heads};
 use super::super::writer::open_connection;
+use super::{AttemptOutcome, DeliveryWrite, apply, group_heads};
 use crate::model::NewDocument;
 
 struct Queue {
@@ -213,4 +213,39 @@ fn a_document_whose_file_is_gone_is_offered_as_missing() {
     assert_eq!(heads.len(), 1);
     let why = heads[0].missing.as_deref().expect("missing");
     assert!(why.contains("gone.xml"), "{why}");
+}
+
+#[test]
+fn a_dead_letter_given_up_by_an_operator_no_longer_holds_back_its_group() {
+    use super::super::outbox_admin::{OperatorAction, OperatorRequest, apply as act};
+    let mut q = Queue::new();
+    for (id, g) in [("a1", "batch:A"), ("a2", "batch:A")] {
+        q.add(id, g);
+    }
+    assert_eq!(q.attempt("a1", refused()), 1);
+    assert_eq!(q.heads(true, &[]), [h("batch:A", "a1", "rejected")]);
+    let give_up = OperatorRequest {
+        action: OperatorAction::Reject,
+        document_id: "a1".into(),
+        upstream: None,
+        actor: "cli-tester".into(),
+        reason: "the partner will never take it".into(),
+    };
+    let changed = act(&mut q.conn, &give_up).expect("rejected for good");
+    assert_eq!(
+        (changed[0].from.as_str(), changed[0].to.as_str()),
+        ("rejected", "rejected")
+    );
+    assert_eq!(q.heads(true, &[]), [h("batch:A", "a2", "pending")]);
+    // The upstream's own error stays; the operator's decision is the note.
+    let (error, note): (String, String) = q
+        .conn
+        .query_row(
+            "SELECT last_error, operator_note FROM deliveries WHERE document_id = 'a1'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("row");
+    assert_eq!(error, "HTTP 400");
+    assert!(note.contains("reject by cli-tester"), "{note}");
 }

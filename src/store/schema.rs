@@ -240,7 +240,9 @@ CREATE INDEX serial_history_by_event ON serial_history(event, serial);
     // Upstream delivery (issue 7): a delivery can be `in_flight`; each row carries its document's
     // sending order (`seq`) and ordering group (`order_key`: a batch's documents, one shipment's,
     // the per-event stream), the upstream's answer, when it was refused, and what an operator
-    // did to it. `deliveries_queue` finds each group's head without reading delivered rows.
+    // did to it; a dead letter an operator rejected for good is `acknowledged_at` (it no longer
+    // holds back its group nor raises the alarm). `deliveries_queue` finds each group's head
+    // without reading delivered rows.
     // Documents remember their size and when their bytes were pruned after delivery.
     r#"
 CREATE TABLE deliveries_v6 (
@@ -261,6 +263,7 @@ CREATE TABLE deliveries_v6 (
     rejected_at      TEXT,
     replays          INTEGER NOT NULL DEFAULT 0,
     operator_note    TEXT,
+    acknowledged_at  TEXT,
     PRIMARY KEY (document_id, upstream)
 );
 INSERT INTO deliveries_v6 (document_id, upstream, seq, order_key, state, attempts,
