@@ -58,9 +58,10 @@ Examples:
   linegate outbox replay 7d0f6c5e-6f0e-4b6c-9d1e-2b1f3c4d5e6f --reason 'partner lost it (INC-1234)' \\
       --config /etc/linegate/linegate.toml";
 
-pub const REJECT_HELP: &str = "Applies to a pending document: it is not sent again and becomes a dead letter (an alarm
-until it is retried). Use it for a document the partner will never take that holds back the
-documents of its batch. Exits 1 with the reason when it does not apply.
+pub const REJECT_HELP: &str = "Gives a document up for good: a pending document is not sent, a dead letter stops holding
+back the documents of its batch and stops the alarm. Use it for a document the partner will
+never take. It stays listed with your reason and can still be retried later. Exits 1 with the
+reason when it does not apply.
 
 Examples:
   linegate outbox reject 7d0f6c5e-6f0e-4b6c-9d1e-2b1f3c4d5e6f --reason 'test batch, partner agreed' \\
