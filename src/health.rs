@@ -2,7 +2,9 @@
 //!
 //! One registry for the whole daemon, shared by handle. It holds two things:
 //! * **problems**, one per part, named by what an operator would look at: `disk`, `mqtt`,
-//!   `store`, and for scanner stations `scanner:{station}`. A part reports a problem
+//!   `store`, `outbox` (undelivered documents above `gateway.max_outbox_bytes`),
+//!   `outbox:{upstream}` (dead letters waiting for an operator), and for scanner stations
+//!   `scanner:{station}`. A part reports a problem
 //!   (`set(part, Some(text))`) or its recovery (`set(part, None)`). Only a change of state is
 //!   logged — once as a warning when the part becomes unhealthy, once when it recovers — so a
 //!   disk that stays full does not flood the journal; the text may be refreshed silently
