@@ -288,7 +288,7 @@ async fn each_answer_lands_in_its_state_with_the_same_key_and_bytes() -> Result<
     );
     let log = w.daemon.log();
     for said in [
-        "no answer from the upstream within 1 s",
+        "no answer from the upstream within 3 s",
         "the upstream closed the connection without answering",
         "HTTP 429 Too Many Requests",
     ] {
