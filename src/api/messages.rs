@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use axum::body::{Body, HttpBody};
 use axum::extract::{Path, State};
-use axum::http::header::{CONTENT_LENGTH, RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::http::header::{CONTENT_LENGTH, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use chrono::Utc;
@@ -38,12 +38,7 @@ pub(super) async fn post(
     body: Body,
 ) -> Response {
     if !s.token.authorizes(&headers) {
-        let challenge = HeaderValue::from_static("Bearer realm=\"linegate\"");
-        return reply_with(
-            StatusCode::UNAUTHORIZED,
-            &json!({"error": "a write needs the header Authorization: Bearer <the token in api.token_file>"}),
-            Some((WWW_AUTHENTICATE, challenge)),
-        );
+        return super::unauthorized();
     }
     if !s.lines.contains(&line) {
         return reply(

@@ -183,6 +183,16 @@ fn reply(status: StatusCode, body: &impl serde::Serialize) -> Response {
     reply_with(status, body, None)
 }
 
+/// 401 for a write without the API's bearer token, saying where the token is.
+fn unauthorized() -> Response {
+    let challenge = HeaderValue::from_static("Bearer realm=\"linegate\"");
+    reply_with(
+        StatusCode::UNAUTHORIZED,
+        &serde_json::json!({"error": "a write needs the header Authorization: Bearer <the token in api.token_file>"}),
+        Some((axum::http::header::WWW_AUTHENTICATE, challenge)),
+    )
+}
+
 /// A JSON answer with one more header.
 fn reply_with(
     status: StatusCode,

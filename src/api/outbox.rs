@@ -12,13 +12,12 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::header::WWW_AUTHENTICATE;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{ApiState, reply, reply_with, store_failed};
+use super::{ApiState, reply, store_failed};
 use crate::store::{OperatorAction, OperatorRequest, OutboxQuery, ReadOnlyStore, StoreError};
 
 /// Rows a page holds unless `limit` says otherwise.
@@ -73,12 +72,7 @@ pub(super) async fn act(
     body: Bytes,
 ) -> Response {
     if !s.token.authorizes(&headers) {
-        let challenge = HeaderValue::from_static("Bearer realm=\"linegate\"");
-        return reply_with(
-            StatusCode::UNAUTHORIZED,
-            &json!({"error": "a write needs the header Authorization: Bearer <the token in api.token_file>"}),
-            Some((WWW_AUTHENTICATE, challenge)),
-        );
+        return super::unauthorized();
     }
     let action = match action.as_str() {
         "retry" => OperatorAction::Retry,

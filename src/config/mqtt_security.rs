@@ -52,29 +52,7 @@ pub(super) fn read(
     p: &mut Problems,
 ) -> (Option<MqttTls>, Option<MqttCredentials>) {
     let ca_file = t.opt_string("ca_file", p).map(PathBuf::from);
-    let cert_file = t.opt_string("client_cert_file", p).map(PathBuf::from);
-    let key_file = t.opt_string("client_key_file", p).map(PathBuf::from);
-    let client_auth = match (cert_file, key_file) {
-        (Some(cert_file), Some(key_file)) => Some(ClientAuth {
-            cert_file,
-            key_file,
-        }),
-        (Some(_), None) => {
-            p.add(
-                t.path_of("client_key_file"),
-                "is required with mqtt.client_cert_file (the certificate's private key, PEM)",
-            );
-            None
-        }
-        (None, Some(_)) => {
-            p.add(
-                t.path_of("client_cert_file"),
-                "is required with mqtt.client_key_file (the client certificate, PEM)",
-            );
-            None
-        }
-        (None, None) => None,
-    };
+    let client_auth = client_auth(t, p);
     let tls_settings = if tls {
         Some(MqttTls {
             ca_file: ca_file.unwrap_or_else(|| PathBuf::from(SYSTEM_CA_BUNDLE)),
@@ -133,4 +111,32 @@ pub(super) fn read(
         (None, _) => None,
     };
     (tls_settings, credentials)
+}
+
+/// `client_cert_file` and `client_key_file` of `t`: both or neither (`[mqtt]` and each
+/// `[[upstream]]` that speaks TLS).
+pub(super) fn client_auth(t: &Table<'_>, p: &mut Problems) -> Option<ClientAuth> {
+    let cert_file = t.opt_string("client_cert_file", p).map(PathBuf::from);
+    let key_file = t.opt_string("client_key_file", p).map(PathBuf::from);
+    match (cert_file, key_file) {
+        (Some(cert_file), Some(key_file)) => Some(ClientAuth {
+            cert_file,
+            key_file,
+        }),
+        (Some(_), None) => {
+            p.add(
+                t.path_of("client_key_file"),
+                "is required with client_cert_file (the certificate's private key, PEM)",
+            );
+            None
+        }
+        (None, Some(_)) => {
+            p.add(
+                t.path_of("client_cert_file"),
+                "is required with client_key_file (the client certificate, PEM)",
+            );
+            None
+        }
+        (None, None) => None,
+    }
 }

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use reqwest::header::{HeaderName, HeaderValue};
 
-use super::mqtt_security::ClientAuth;
+use super::mqtt_security::client_auth;
 use super::reader::{Problems, Table};
 use super::upstream_target::{HttpAuth, HttpTarget};
 
@@ -85,33 +85,6 @@ pub(super) fn read(t: &Table<'_>, url: &str, p: &mut Problems) -> Option<HttpTar
         gzip,
         insecure_skip_verify: !tls_verify,
     })
-}
-
-/// `client_cert_file` and `client_key_file`: both or neither.
-fn client_auth(t: &Table<'_>, p: &mut Problems) -> Option<ClientAuth> {
-    let cert_file = t.opt_string("client_cert_file", p).map(PathBuf::from);
-    let key_file = t.opt_string("client_key_file", p).map(PathBuf::from);
-    match (cert_file, key_file) {
-        (Some(cert_file), Some(key_file)) => Some(ClientAuth {
-            cert_file,
-            key_file,
-        }),
-        (Some(_), None) => {
-            p.add(
-                t.path_of("client_key_file"),
-                "is required with client_cert_file (the certificate's private key, PEM)",
-            );
-            None
-        }
-        (None, Some(_)) => {
-            p.add(
-                t.path_of("client_cert_file"),
-                "is required with client_key_file (the client certificate, PEM)",
-            );
-            None
-        }
-        (None, None) => None,
-    }
 }
 
 /// `auth` ("none", "bearer", "basic") and the keys each one takes.

@@ -4,6 +4,7 @@
 use super::super::upstream_target::Target;
 use super::super::{ParseError, parse};
 use super::*;
+use crate::config::ClientAuth;
 
 /// The example configuration with its first upstream's `url` and `keys` replaced/added:
 /// the HTTP target, or every problem.

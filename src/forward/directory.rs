@@ -98,7 +98,7 @@ impl DirectorySink {
         }
         let body = match d.body.read_all().await {
             Ok(b) => b,
-            Err(e) => return retry(format!("cannot read the document's file: {e}")),
+            Err(e) => return Verdict::retry(format!("cannot read the document's file: {e}")),
         };
         let (dir, temp) = (self.dir.clone(), self.temp.clone());
         let written = tokio::task::spawn_blocking(move || put(&dir, &temp, &name, &body)).await;
@@ -107,8 +107,8 @@ impl DirectorySink {
                 status: None,
                 response: None,
             },
-            Ok(Err(e)) => retry(e),
-            Err(e) => retry(format!("the write was cut off: {e}")),
+            Ok(Err(e)) => Verdict::retry(e),
+            Err(e) => Verdict::retry(format!("the write was cut off: {e}")),
         }
     }
 }
@@ -167,16 +167,6 @@ fn explain(dir: &Path, name: &str, e: &std::io::Error) -> String {
         _ => "check the folder",
     };
     format!("cannot put {name} into the pickup folder {dir}: {e} ({advice}); will retry")
-}
-
-/// A verdict to try again later.
-fn retry(error: String) -> Verdict {
-    Verdict::Retry {
-        status: None,
-        error,
-        response: None,
-        retry_after: None,
-    }
 }
 
 #[cfg(test)]

@@ -154,7 +154,7 @@ impl HttpSink {
                     Body::File { path, .. } => format!(" {}", path.display()),
                     Body::Inline(_) => String::new(),
                 };
-                return retry(format!(
+                return Verdict::retry(format!(
                     "cannot read the document's file{file}: {e}; check the data directory's \
                      disk and permissions (will retry)"
                 ));
@@ -175,7 +175,7 @@ impl HttpSink {
         }
         let resp = match req.body(body).send().await {
             Ok(r) => r,
-            Err(e) => return retry(describe(&e, self.timeout)),
+            Err(e) => return Verdict::retry(describe(&e, self.timeout)),
         };
         let status = resp.status().as_u16();
         let header = |name| resp.headers().get(name).and_then(|v| v.to_str().ok());
@@ -218,15 +218,6 @@ impl HttpSink {
                 Ok((gz.into(), len))
             }
         }
-    }
-}
-
-fn retry(error: String) -> Verdict {
-    Verdict::Retry {
-        status: None,
-        error,
-        response: None,
-        retry_after: None,
     }
 }
 

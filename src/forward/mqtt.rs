@@ -162,7 +162,7 @@ impl MqttSink {
     pub async fn send(&self, d: &Outgoing) -> Verdict {
         let payload = match d.body.read_all().await {
             Ok(b) => b,
-            Err(e) => return retry(format!("cannot read the document's file: {e}")),
+            Err(e) => return Verdict::retry(format!("cannot read the document's file: {e}")),
         };
         let topic = self
             .target
@@ -194,22 +194,12 @@ impl MqttSink {
         };
         match tokio::time::timeout(self.answer_within, asked).await {
             Ok(Some(verdict)) => verdict,
-            Ok(None) => retry("the MQTT connection task stopped; will retry".into()),
-            Err(_) => retry(format!(
+            Ok(None) => Verdict::retry("the MQTT connection task stopped; will retry".into()),
+            Err(_) => Verdict::retry(format!(
                 "no answer from the MQTT connection within {} s; will retry",
                 self.answer_within.as_secs()
             )),
         }
-    }
-}
-
-/// A verdict to try again later.
-fn retry(error: String) -> Verdict {
-    Verdict::Retry {
-        status: None,
-        error,
-        response: None,
-        retry_after: None,
     }
 }
 

@@ -51,6 +51,19 @@ pub enum Verdict {
     },
 }
 
+impl Verdict {
+    /// Not delivered, for a reason of our side or the connection's (no status, no answer):
+    /// the same bytes go again after the backoff.
+    pub fn retry(error: String) -> Verdict {
+        Verdict::Retry {
+            status: None,
+            error,
+            response: None,
+            retry_after: None,
+        }
+    }
+}
+
 /// The delivery of one upstream.
 pub enum Sink {
     Http(HttpSink),

@@ -20,8 +20,8 @@ use rumqttc::{
 };
 use tokio::sync::{mpsc, oneshot};
 
+use super::Settings;
 use super::tracker::PubackTracker;
-use super::{Settings, retry};
 use crate::forward::Verdict;
 use crate::forward::backoff;
 
@@ -80,7 +80,7 @@ pub(super) async fn run(s: Settings, mut requests: mpsc::Receiver<Request>) {
                 r = requests.recv() => match r {
                     None => return,
                     Some(req) => {
-                        let _ = req.reply.send(retry(format!(
+                        let _ = req.reply.send(Verdict::retry(format!(
                             "broker unreachable: {reason}; will retry"
                         )));
                     }
@@ -163,7 +163,7 @@ async fn serve(
         End::Lost { reason, .. } => reason.clone(),
     };
     for reply in tracker.fail_all() {
-        let _ = reply.send(retry(format!(
+        let _ = reply.send(Verdict::retry(format!(
             "broker connection lost before its PUBACK: {why}; will be sent again"
         )));
     }
@@ -191,7 +191,7 @@ fn hand_over(
         Ok(()) => tracker.queued(req.reply, Instant::now()),
         Err(e) => {
             let error = format!("the MQTT client did not take the document: {e}");
-            let _ = req.reply.send(retry(error));
+            let _ = req.reply.send(Verdict::retry(error));
         }
     }
 }
