@@ -94,6 +94,9 @@ pub enum Command {
     /// Record a shipment leaving the site (as the warehouse's `ship` message does)
     #[command(after_help = crate::ship_cli::EXAMPLES)]
     Ship(crate::ship_cli::ShipArgs),
+    /// Load tools: a backlog of real documents in the outbox, to see how fast it drains
+    #[command(subcommand)]
+    Bench(crate::bench_cli::BenchCommand),
 }
 
 #[derive(Debug, Args)]
@@ -339,6 +342,9 @@ mod tests {
                 "--config",
                 "x.toml",
             ],
+            vec![
+                "linegate", "bench", "backlog", "--events", "10", "--config", "x.toml",
+            ],
         ] {
             let cli = Cli::try_parse_from(&args).expect("parses");
             let path = match cli.command {
@@ -355,6 +361,7 @@ mod tests {
                 Command::Simulate(s) => s.config.config,
                 Command::Export(e) => e.config.config,
                 Command::Ship(s) => s.config.config,
+                Command::Bench(crate::bench_cli::BenchCommand::Backlog(b)) => b.config.config,
                 Command::Demo(_) => unreachable!("the demo builds its own configuration"),
             };
             assert_eq!(path, PathBuf::from("x.toml"), "{args:?}");

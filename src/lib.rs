@@ -26,11 +26,13 @@
 //! * `simulate`: `linegate simulate`, a seeded packaging line (pure plan; MQTT and serial transports).
 //! * `broker`: the embedded MQTT broker (rumqttd) for `mqtt.embedded_broker`.
 //! * `demo`: `linegate demo`, the main job end to end on embedded defaults.
+//! * `bench_cli`: `linegate bench backlog`, a backlog of real documents in the outbox (load tools).
 //! * `app`: wiring, startup and ordered shutdown.
 
 pub mod api;
 pub mod app;
 pub mod assemble;
+pub mod bench_cli;
 pub mod broker;
 pub mod cli;
 pub mod config;

@@ -121,6 +121,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => linegate::demo::command(args),
         Command::Export(args) => linegate::export::command(args),
         Command::Ship(args) => Ok(linegate::ship_cli::command(args)?),
+        Command::Bench(cmd) => linegate::bench_cli::command(cmd),
         Command::Serial(SerialCommand::Show(s)) => {
             let config = config::load(&s.config.config)?;
             let today = chrono::Utc::now().date_naive();

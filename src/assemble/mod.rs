@@ -13,6 +13,7 @@
 //! `eob`, `split`, `rows` and `partner` are pure (no I/O, no tokio); only this file and the
 //! store's sink touch the world.
 
+pub mod backlog;
 pub mod eob;
 pub mod partner;
 pub mod rows;

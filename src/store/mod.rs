@@ -23,6 +23,7 @@ mod line_state;
 mod outbox;
 mod outbox_admin;
 mod outbox_backlog;
+mod outbox_enqueue;
 mod outbox_prune;
 mod outbox_queue;
 #[cfg(test)]
@@ -207,6 +208,11 @@ enum Command {
         event_record::Write,
         oneshot::Sender<Result<Option<Reported>, StoreError>>,
     ),
+    /// Ready-made documents to record (`outbox_enqueue`).
+    Enqueue(
+        Box<outbox_enqueue::Enqueue>,
+        oneshot::Sender<Result<(), StoreError>>,
+    ),
 }
 
 /// Wake-ups for the tasks that read from the store. They carry no data: the store does.
@@ -381,6 +387,25 @@ impl Store {
         req: OperatorRequest,
     ) -> Result<Vec<ChangedDelivery>, StoreError> {
         self.call(|tx| Command::Outbox(req, tx)).await
+    }
+
+    /// Ready-made documents recorded as the assembler records its own (tools that bring a
+    /// backlog, benchmarks): each document's row and its pending delivery, in `order_key`'s
+    /// ordering group in the order given, in one transaction. Their files must already be
+    /// complete and durable in the outbox directory (`OutboxFiles`); a file without a row is
+    /// never sent, a row without a file becomes a dead letter.
+    pub async fn enqueue_documents(
+        &self,
+        docs: Vec<NewDocument>,
+        batch: Option<String>,
+        order_key: String,
+    ) -> Result<(), StoreError> {
+        let e = outbox_enqueue::Enqueue {
+            docs,
+            batch,
+            order_key,
+        };
+        self.call(|tx| Command::Enqueue(Box::new(e), tx)).await
     }
 
     /// A reader of the outbox queue for one forwarder, with a read-only connection of its own.

@@ -207,5 +207,12 @@ fn run_single(conn: &mut Connection, cmd: Command, wakeups: &Wakeups, policy: &R
         Command::Prune(req, reply) => {
             let _ = reply.send(super::outbox_prune::apply(conn, &req));
         }
+        Command::Enqueue(e, reply) => {
+            let result = super::outbox_enqueue::apply(conn, &e);
+            if result.is_ok() && !e.docs.is_empty() {
+                wakeups.outbox_changed.notify_waiters();
+            }
+            let _ = reply.send(result);
+        }
     }
 }

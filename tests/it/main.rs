@@ -9,6 +9,7 @@
 
 mod aggregation;
 mod api;
+mod backlog_drain;
 mod bad_input;
 mod cli;
 mod code_cmd;
