@@ -3,8 +3,9 @@
 //! The only module that names every other one. Start: store, then assembler and forwarders (so
 //! a backlog from before a crash starts moving at once), the disk guard, then the MQTT source
 //! and the scanner stations — all reporting into one `Health` and obeying one intake; READY is
-//! sent when the MQTT source is subscribed. A configuration read from a file is reloaded on
-//! SIGHUP (`reload`). Stop: sources first (no new input), then the workers, each bounded by
+//! sent when the MQTT source is subscribed. While running, the main loop feeds systemd's
+//! watchdog and STATUS line (`watchdog`). The configuration a run starts with is an audit row
+//! (its file's SHA-256); a configuration read from a file is reloaded on SIGHUP (`reload`). Stop: sources first (no new input), then the workers, each bounded by
 //! `gateway.shutdown_timeout_secs`, then the store writer drains and closes.
 
 use std::future::Future;
@@ -25,7 +26,8 @@ use crate::reload::Reloader;
 use crate::shutdown;
 use crate::sources::mqtt::{self, MqttSourceConfig};
 use crate::sources::serial::{self, StationConfig};
-use crate::store::Store;
+use crate::store::{AuditEntry, Store};
+use crate::watchdog::Watchdog;
 
 /// Runs the daemon until `stop` resolves.
 pub async fn run(config: Config, stop: impl Future<Output = ()>) -> anyhow::Result<()> {
@@ -63,6 +65,22 @@ pub async fn run_until(
     let (store, store_thread) = Store::open(&config.gateway.data_dir, config.rules_policy())
         .with_context(|| format!("opening the store in {}", config.gateway.data_dir.display()))?;
     tracing::info!(data_dir = %config.gateway.data_dir.display(), "store open");
+    // The audit trail records which configuration this run started with.
+    store
+        .audit(AuditEntry {
+            actor: "linegate".into(),
+            action: "config_load".into(),
+            subject: (config.file.as_ref()).map_or_else(
+                || "(built-in configuration)".into(),
+                |f| f.display().to_string(),
+            ),
+            old_value: None,
+            new_value: config.file_sha256.clone(),
+            reason: None,
+            detail: Some(format!("linegate {} started", env!("CARGO_PKG_VERSION"))),
+        })
+        .await
+        .context("recording the configuration load in the audit trail")?;
 
     let workers = CancellationToken::new();
     let mut worker_tasks: Vec<JoinHandle<()>> = Vec::new();
@@ -99,15 +117,25 @@ pub async fn run_until(
     );
     let intake = guard.intake();
     if let Some(reloader) = reloader {
-        worker_tasks.push(tokio::spawn(
-            reloader.run(guard.threshold(), workers.clone()),
-        ));
+        worker_tasks.push(tokio::spawn(reloader.run(
+            guard.threshold(),
+            store.clone(),
+            workers.clone(),
+        )));
     }
     worker_tasks.push(tokio::spawn(guard.run(workers.clone())));
     // The outbox's alarms (dead letters, gateway.max_outbox_bytes) and its retention.
     worker_tasks.push(tokio::spawn(forward::monitor::run(
         store.clone(),
         forward::monitor::MonitorConfig::of(&config),
+        health.clone(),
+        workers.clone(),
+    )));
+    // The store's own health: quick_check at start (read-only, off the writer), then whether
+    // the writer answers and its commits succeed.
+    worker_tasks.push(tokio::spawn(crate::health::store_watch::watch(
+        store.clone(),
+        config.gateway.data_dir.clone(),
         health.clone(),
         workers.clone(),
     )));
@@ -153,22 +181,43 @@ pub async fn run_until(
             tokio::spawn(async move { listener.serve(&config, shared, stop).await })
         })
         .collect();
-    drop(store);
+    // The main loop's watchdog (fed only while the writer answers and every source task
+    // runs) and the unit's STATUS line; its store handle goes before the writer is joined.
+    let lines: Vec<String> = config.lines.iter().map(|l| l.id.clone()).collect();
+    let mut watchdog = Watchdog::new(store, health.clone(), lines, &config.gateway.data_dir);
 
     shutdown::notify_status(&format!(
         "waiting for MQTT broker {}:{}",
         config.mqtt.host, config.mqtt.port
     ));
     tokio::pin!(stop);
-    tokio::select! {
-        r = ready_rx => if r.is_ok() {
-            shutdown::notify_ready();
-            tracing::info!("linegate is serving");
-            let _ = serving.send(());
-        },
-        _ = &mut stop => {}
+    let mut ready_rx = Some(ready_rx);
+    let mut serving = Some(serving);
+    loop {
+        tokio::select! {
+            r = async { ready_rx.as_mut().expect("polled only while waiting").await }, if ready_rx.is_some() => {
+                ready_rx = None;
+                if r.is_ok() {
+                    shutdown::notify_ready();
+                    tracing::info!("linegate is serving");
+                    if let Some(tx) = serving.take() {
+                        let _ = tx.send(());
+                    }
+                }
+            }
+            _ = watchdog.tick() => {
+                let alive = !source_task.is_finished()
+                    && station_tasks.iter().all(|t| !t.is_finished());
+                // A stop is not kept waiting for a writer that does not answer.
+                tokio::select! {
+                    _ = watchdog.check(alive, serving.is_none()) => {}
+                    _ = &mut stop => break,
+                }
+            }
+            _ = &mut stop => break,
+        }
     }
-    stop.await;
+    drop(watchdog);
 
     shutdown::notify_stopping();
     let deadline = tokio::time::Instant::now() + config.gateway.shutdown_timeout;

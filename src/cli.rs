@@ -97,6 +97,9 @@ pub enum Command {
     /// Load tools: a backlog of real documents in the outbox, to see how fast it drains
     #[command(subcommand)]
     Bench(crate::bench_cli::BenchCommand),
+    /// The tamper-evident audit trail: check the chain, export it, list the newest rows
+    #[command(subcommand)]
+    Audit(crate::audit_cli::AuditCommand),
 }
 
 #[derive(Debug, Args)]
@@ -110,13 +113,14 @@ pub struct BatchArg {
     pub batch: String,
 }
 
+/// A supervisor's decision on a batch: the batch and the reason, which the audit trail keeps.
 #[derive(Debug, Args)]
-pub struct CancelArgs {
+pub struct DecisionArgs {
     #[command(flatten)]
     pub batch: BatchArg,
-    /// Why the batch is cancelled (kept in every unit's history)
-    #[arg(long)]
-    pub reason: Option<String>,
+    /// Why (kept in the audit trail with your user name), e.g. 'end of shift, 4 cases short'
+    #[arg(long, required = true, value_name = "TEXT")]
+    pub reason: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -133,19 +137,19 @@ pub enum BatchCommand {
     Show(BatchArg),
     /// Close an open or running batch (as the line's batch_close does); its document is sent
     #[command(
-        after_help = "The same rules as a batch_close from the line apply (see `linegate batch show`).\nExits 1 with the reason when the batch cannot be closed.\n\nExamples:\n  linegate batch close B2026-0042 --config /etc/linegate/linegate.toml"
+        after_help = "The same rules as a batch_close from the line apply (see `linegate batch show`).\nExits 1 with the reason when the batch cannot be closed. --reason is required (audit trail).\n\nExamples:\n  linegate batch close B2026-0042 --reason 'end of shift, 4 cases short' --config /etc/linegate/linegate.toml"
     )]
-    Close(BatchArg),
+    Close(DecisionArgs),
     /// QA release of a closed batch
     #[command(
-        after_help = "Examples:\n  linegate batch release B2026-0042 --config /etc/linegate/linegate.toml"
+        after_help = "--reason is required (audit trail).\n\nExamples:\n  linegate batch release B2026-0042 --reason 'QA release, deviation DEV-118 closed' --config /etc/linegate/linegate.toml"
     )]
-    Release(BatchArg),
+    Release(DecisionArgs),
     /// Cancel an open or running batch: its units are decommissioned, no document is sent
     #[command(
-        after_help = "Examples:\n  linegate batch cancel B2026-0042 --reason 'wrong lot set up' --config /etc/linegate/linegate.toml"
+        after_help = "The reason is kept in every unit's history and in the audit trail.\n\nExamples:\n  linegate batch cancel B2026-0042 --reason 'wrong lot set up' --config /etc/linegate/linegate.toml"
     )]
-    Cancel(CancelArgs),
+    Cancel(DecisionArgs),
 }
 
 #[derive(Debug, Args)]
@@ -294,8 +298,17 @@ mod tests {
             vec![
                 "linegate", "batch", "show", "B1", "--config", "x.toml", "--json",
             ],
-            vec!["linegate", "batch", "close", "B1", "--config", "x.toml"],
-            vec!["linegate", "batch", "release", "B1", "--config", "x.toml"],
+            vec![
+                "linegate", "batch", "close", "B1", "--config", "x.toml", "--reason", "r",
+            ],
+            vec![
+                "linegate", "batch", "release", "B1", "--config", "x.toml", "--reason", "r",
+            ],
+            vec!["linegate", "audit", "verify", "--config", "x.toml", "--json"],
+            vec![
+                "linegate", "audit", "export", "--config", "x.toml", "--from", "2026-03-01",
+            ],
+            vec!["linegate", "audit", "list", "--config", "x.toml", "--limit", "5"],
             vec![
                 "linegate",
                 "export",
@@ -338,6 +351,8 @@ mod tests {
                 "0614141000005",
                 "--to-location",
                 "0614141000005",
+                "--reason",
+                "r",
                 "(00)003614145000000013",
                 "--config",
                 "x.toml",
@@ -353,10 +368,13 @@ mod tests {
                 Command::Outbox(o) => o.config().to_path_buf(),
                 Command::Quarantine(QuarantineCommand::List(v))
                 | Command::Batch(BatchCommand::List(v)) => v.config.config,
+                Command::Batch(BatchCommand::Show(b)) => b.config.config,
                 Command::Batch(
-                    BatchCommand::Show(b) | BatchCommand::Close(b) | BatchCommand::Release(b),
-                ) => b.config.config,
-                Command::Batch(BatchCommand::Cancel(c)) => c.batch.config.config,
+                    BatchCommand::Close(d) | BatchCommand::Release(d) | BatchCommand::Cancel(d),
+                ) => d.batch.config.config,
+                Command::Audit(crate::audit_cli::AuditCommand::Verify(a)) => a.config.config,
+                Command::Audit(crate::audit_cli::AuditCommand::Export(a)) => a.config.config,
+                Command::Audit(crate::audit_cli::AuditCommand::List(a)) => a.config.config,
                 Command::Serial(SerialCommand::Show(s)) => s.config.config,
                 Command::Simulate(s) => s.config.config,
                 Command::Export(e) => e.config.config,

@@ -2,9 +2,11 @@
 //!
 //! One registry for the whole daemon, shared by handle. It holds two things:
 //! * **problems**, one per part, named by what an operator would look at: `disk`, `mqtt`,
-//!   `store`, `outbox` (undelivered documents above `gateway.max_outbox_bytes`),
+//!   `store` (slow to take messages), `store:writer` / `store:commits` / `store:integrity`
+//!   (`store_watch`: the writer does not answer, commits fail, `quick_check` found damage at
+//!   start), `outbox` (undelivered documents above `gateway.max_outbox_bytes`),
 //!   `outbox:{upstream}` (dead letters waiting for an operator), and for scanner stations
-//!   `scanner:{station}`. A part reports a problem
+//!   `scanner:{station}`. Each problem carries since when it holds. A part reports a problem
 //!   (`set(part, Some(text))`) or its recovery (`set(part, None)`). Only a change of state is
 //!   logged — once as a warning when the part becomes unhealthy, once when it recovers — so a
 //!   disk that stays full does not flood the journal; the text may be refreshed silently
@@ -21,7 +23,9 @@
 //! signal: they come with every scan, and the publisher notices them on its own tick
 //! (`line_activity`).
 
-use std::collections::BTreeMap;
+pub mod store_watch;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -29,11 +33,13 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use tokio::sync::watch;
 
-/// One current problem.
+/// One current problem: the part, a sentence for the operator, and since when it holds (RFC
+/// 3339, UTC; a problem whose text changes keeps its start).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Problem {
     pub part: String,
     pub problem: String,
+    pub since: String,
 }
 
 /// One scanner station's state.
@@ -87,8 +93,18 @@ struct Inner {
 
 #[derive(Default)]
 struct State {
-    problems: BTreeMap<String, String>,
+    problems: BTreeMap<String, Reported>,
+    /// Parts that reported at least once (healthy or not): `state_of` tells "fine" from
+    /// "never heard of".
+    reporters: BTreeSet<String>,
     stations: BTreeMap<String, StationHealth>,
+}
+
+/// A problem as the registry keeps it.
+#[derive(Debug, Clone, PartialEq)]
+struct Reported {
+    text: String,
+    since: DateTime<Utc>,
 }
 
 /// Whether a change is logged by the registry (parts) or was logged by its reporter (stations).
@@ -118,6 +134,7 @@ impl Health {
     pub fn set(&self, part: &str, problem: Option<String>) {
         let status = {
             let mut state = self.lock();
+            state.reporters.insert(part.to_string());
             set_problem(&mut state.problems, part, problem, Log::Here)
         };
         if let Some(status) = status {
@@ -140,10 +157,30 @@ impl Health {
         self.lock()
             .problems
             .iter()
-            .map(|(part, problem)| Problem {
+            .map(|(part, r)| Problem {
                 part: part.clone(),
-                problem: problem.clone(),
+                problem: r.text.clone(),
+                since: r.since.to_rfc3339_opts(SecondsFormat::Millis, true),
             })
+            .collect()
+    }
+
+    /// `Some(true)` while `part` reported and has no problem, `Some(false)` while it has one,
+    /// `None` when it never reported (the MQTT source before its first connection attempt).
+    pub fn state_of(&self, part: &str) -> Option<bool> {
+        let state = self.lock();
+        if state.problems.contains_key(part) {
+            Some(false)
+        } else {
+            state.reporters.contains(part).then_some(true)
+        }
+    }
+
+    /// Every station's record, by id.
+    pub fn stations(&self) -> Vec<(String, StationHealth)> {
+        let state = self.lock();
+        (state.stations.iter())
+            .map(|(id, h)| (id.clone(), h.clone()))
             .collect()
     }
 
@@ -283,14 +320,15 @@ impl Health {
     }
 }
 
-/// Sets or clears `part`'s problem; returns the new STATUS line if anything changed.
+/// Sets or clears `part`'s problem; returns the new STATUS line if anything changed. A
+/// problem whose text changes keeps its `since`.
 fn set_problem(
-    problems: &mut BTreeMap<String, String>,
+    problems: &mut BTreeMap<String, Reported>,
     part: &str,
     problem: Option<String>,
     log: Log,
 ) -> Option<String> {
-    let before = problems.get(part);
+    let before = problems.get(part).map(|r| &r.text);
     if before == problem.as_ref() {
         return None;
     }
@@ -302,9 +340,14 @@ fn set_problem(
         }
     }
     match problem {
-        Some(p) => problems.insert(part.to_string(), p),
-        None => problems.remove(part),
-    };
+        Some(text) => {
+            let since = problems.get(part).map_or_else(Utc::now, |r| r.since);
+            problems.insert(part.to_string(), Reported { text, since });
+        }
+        None => {
+            problems.remove(part);
+        }
+    }
     Some(status_line(problems))
 }
 
@@ -319,11 +362,13 @@ fn station_problem(h: &StationHealth) -> Option<String> {
 }
 
 /// The systemd STATUS line for the current problems.
-fn status_line(problems: &BTreeMap<String, String>) -> String {
+fn status_line(problems: &BTreeMap<String, Reported>) -> String {
     if problems.is_empty() {
         return "serving".into();
     }
-    let list: Vec<String> = problems.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+    let list: Vec<String> = (problems.iter())
+        .map(|(k, v)| format!("{k}: {}", v.text))
+        .collect();
     format!("degraded — {}", list.join("; "))
 }
 
@@ -341,7 +386,10 @@ mod tests {
         rx.mark_unchanged();
         h.set("disk", Some("12 MiB free".into()));
         assert!(!rx.has_changed().unwrap(), "no change, no signal");
+        let since = h.problems()[0].since.clone();
         h.set("mqtt", Some("broker down".into()));
+        h.set("disk", Some("11 MiB free".into()));
+        assert_eq!(h.problems()[0].since, since, "a new text keeps the start");
         assert_eq!(
             h.problems()
                 .iter()
@@ -351,11 +399,16 @@ mod tests {
         );
         assert_eq!(
             status_line(&h.lock().problems),
-            "degraded — disk: 12 MiB free; mqtt: broker down"
+            "degraded — disk: 11 MiB free; mqtt: broker down"
         );
+        assert_eq!(h.state_of("mqtt"), Some(false));
         h.set("disk", None);
         h.set("mqtt", None);
         assert!(h.is_healthy() && !h.has_problem("disk"));
+        assert_eq!(
+            (h.state_of("mqtt"), h.state_of("never")),
+            (Some(true), None)
+        );
     }
 
     #[test]
@@ -393,11 +446,10 @@ mod tests {
         assert_eq!(later.error.as_deref(), Some("ENOENT"));
         assert_eq!(later.reads, 1);
         assert_eq!(
-            other.problems(),
-            [Problem {
-                part: "scanner:S1".into(),
-                problem: "scanner port down: ENOENT".into()
-            }]
+            (other.problems().iter())
+                .map(|p| (p.part.as_str(), p.problem.as_str()))
+                .collect::<Vec<_>>(),
+            [("scanner:S1", "scanner port down: ENOENT")]
         );
 
         health.station_idle("S1", true);

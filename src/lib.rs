@@ -32,6 +32,7 @@
 pub mod api;
 pub mod app;
 pub mod assemble;
+pub mod audit_cli;
 pub mod bench_cli;
 pub mod broker;
 pub mod cli;
@@ -55,3 +56,4 @@ pub mod simulate;
 pub mod sources;
 pub mod store;
 pub mod supervise;
+pub mod watchdog;

@@ -22,12 +22,21 @@ fn main() -> ExitCode {
         Command::Demo(_) => "error,rumqttd=off",
         _ => "info",
     };
-    tracing_subscriber::fmt()
+    // Under systemd, stderr goes to the journal (JOURNAL_STREAM is set): the journal stamps
+    // each line itself and shows no colours, so the lines are plain sentences with fields.
+    let journald = std::env::var_os("JOURNAL_STREAM").is_some();
+    let colour = !journald && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter)),
         )
-        .with_writer(std::io::stderr)
-        .init();
+        .with_ansi(colour)
+        .with_writer(std::io::stderr);
+    if journald {
+        logs.without_time().with_target(false).init();
+    } else {
+        logs.init();
+    }
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -111,12 +120,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             })?;
             print(b.json, &detail, cli::batch_text)
         }
-        Command::Batch(BatchCommand::Close(b)) => decide(b, Decision::Close),
-        Command::Batch(BatchCommand::Release(b)) => decide(b, Decision::Release),
-        Command::Batch(BatchCommand::Cancel(c)) => {
-            let reason = c.reason;
-            decide(c.batch, Decision::Cancel { reason })
-        }
+        Command::Batch(BatchCommand::Close(d)) => decide(d.batch, Decision::Close, &d.reason),
+        Command::Batch(BatchCommand::Release(d)) => decide(d.batch, Decision::Release, &d.reason),
+        Command::Batch(BatchCommand::Cancel(d)) => decide(d.batch, Decision::Cancel, &d.reason),
+        Command::Audit(cmd) => Ok(linegate::audit_cli::command(cmd)?),
         Command::Simulate(args) => linegate::simulate::command(args),
         Command::Demo(args) => linegate::demo::command(args),
         Command::Export(args) => linegate::export::command(args),
@@ -151,7 +158,7 @@ fn print<T: serde::Serialize>(
 }
 
 /// Runs a supervisor decision; a refusal prints the reason and exits 1.
-fn decide(b: BatchArg, decision: Decision) -> anyhow::Result<ExitCode> {
+fn decide(b: BatchArg, decision: Decision, reason: &str) -> anyhow::Result<ExitCode> {
     let config = config::load(&b.config.config)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -160,9 +167,9 @@ fn decide(b: BatchArg, decision: Decision) -> anyhow::Result<ExitCode> {
     let verb = match &decision {
         Decision::Close => "closed",
         Decision::Release => "released",
-        Decision::Cancel { .. } => "cancelled",
+        Decision::Cancel => "cancelled",
     };
-    let outcome = runtime.block_on(supervise::decide(&config, &b.batch, decision))?;
+    let outcome = runtime.block_on(supervise::decide(&config, &b.batch, decision, reason))?;
     let (ok, text, code) = match &outcome {
         IngestOutcome::Applied => (true, format!("batch {} {verb}", b.batch), None),
         IngestOutcome::Rejected(r) | IngestOutcome::Duplicate { earlier: Some(r) } => {

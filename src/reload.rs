@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Config};
 use crate::disk_guard::Threshold;
+use crate::store::{AuditEntry, Store};
 
 /// What a reloaded file changes, against the settings in effect.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,38 +50,63 @@ impl Reloader {
         })
     }
 
-    /// Reloads on each SIGHUP until `shutdown`, setting the disk guard's `threshold`.
-    pub async fn run(mut self, threshold: Threshold, shutdown: CancellationToken) {
+    /// Reloads on each SIGHUP until `shutdown`, setting the disk guard's `threshold`; each
+    /// reload, applied or refused, is appended to the audit trail with the file's hash.
+    pub async fn run(mut self, threshold: Threshold, store: Store, shutdown: CancellationToken) {
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 got = self.hangups.recv() => match got {
-                    Some(()) => self.reload(&threshold),
+                    Some(()) => {
+                        let entry = self.reload(&threshold);
+                        if let Err(e) = store.audit(entry).await {
+                            tracing::error!(error = %e, "cannot record the reload in the audit trail");
+                        }
+                    }
                     None => return,
                 },
             }
         }
     }
 
-    fn reload(&mut self, threshold: &Threshold) {
+    /// Reads the file again and applies what is live; returns the audit row describing it.
+    fn reload(&mut self, threshold: &Threshold) -> AuditEntry {
         let file = self.file.display().to_string();
         tracing::info!(%file, "SIGHUP: reading the configuration file again");
+        let mut entry = AuditEntry {
+            actor: "linegate (SIGHUP)".into(),
+            action: "config_reload".into(),
+            subject: file.clone(),
+            old_value: self.running.file_sha256.clone(),
+            new_value: None,
+            reason: None,
+            detail: None,
+        };
         let new = match config::load(&self.file) {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(%file, "configuration refused, nothing changed; the daemon keeps running on its previous settings. {e}");
-                return;
+                entry.action = "config_reload_refused".into();
+                entry.new_value = std::fs::read(&self.file)
+                    .ok()
+                    .map(|b| config::sha256_hex(&b));
+                entry.detail = Some(e.to_string());
+                return entry;
             }
         };
+        entry.new_value = new.file_sha256.clone();
         let changes = changes(&self.running, &new);
         if changes.is_empty() {
             tracing::info!(%file, "configuration reloaded: nothing changed");
         }
+        let mut applied = Vec::new();
+        let mut restart = Vec::new();
         for change in changes {
             match change {
                 Change::MinFreeDiskMb { from, to } => {
                     threshold.set(to);
                     self.running.gateway.min_free_disk_mb = to;
+                    applied.push(format!("gateway.min_free_disk_mb {from} -> {to}"));
                     tracing::info!(
                         setting = "gateway.min_free_disk_mb",
                         from,
@@ -89,6 +115,7 @@ impl Reloader {
                     );
                 }
                 Change::NeedsRestart(setting) => {
+                    restart.push(setting);
                     tracing::warn!(
                         setting,
                         "configuration reloaded: this setting changed and takes effect only after a restart (not applied)"
@@ -96,6 +123,24 @@ impl Reloader {
                 }
             }
         }
+        // What runs now is the file's hash only if nothing waits for a restart.
+        if restart.is_empty() {
+            self.running.file_sha256 = new.file_sha256;
+        }
+        entry.detail = Some(format!(
+            "applied live: {}; needs a restart: {}",
+            if applied.is_empty() {
+                "nothing".into()
+            } else {
+                applied.join(", ")
+            },
+            if restart.is_empty() {
+                "nothing".into()
+            } else {
+                restart.join(", ")
+            },
+        ));
+        entry
     }
 }
 

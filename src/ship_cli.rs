@@ -8,7 +8,8 @@
 //! names the operating-system user (`cli-<user>-<uuid>`). The daemon may be running: SQLite
 //! serialises the two writers, and its assembler sends the shipment's documents on its next
 //! round. It prints what left — the top-level identifiers and how many identifiers in all — or
-//! the refusal, with its code, and exits 1 then.
+//! the refusal, with its code, and exits 1 then. `--reason` is required: it goes to the audit
+//! trail with the user, in the transaction that records the shipment (`Store::ingest_by`).
 
 use std::process::ExitCode;
 
@@ -20,14 +21,16 @@ use crate::cli::ConfigArg;
 use crate::config::{self, Config, ConfigError};
 use crate::protocol::{self, DecodeContext};
 use crate::store::{
-    Decoded, IngestItem, IngestOutcome, ReadOnlyStore, ShipmentSummary, Store, StoreError,
+    Decoded, IngestItem, IngestOutcome, Operator, ReadOnlyStore, ShipmentSummary, Store, StoreError,
 };
 
 pub const EXAMPLES: &str = "Examples:
   linegate ship DLV-5521 --line L1 --kind sale --to-party 0614141000005 \\
-      --to-location urn:epc:id:sgln:0614141.00020.0 --po PO-7781 '(00)003614145000000013'
+      --to-location urn:epc:id:sgln:0614141.00020.0 --po PO-7781 --reason 'WMS down, order 7781' \\
+      '(00)003614145000000013'
   linegate ship TRF-0042 --line L1 --kind transfer --to-party 0361414000001 \\
-      --to-location 0361414000025 '(00)003614145000000020' 'urn:epc:id:sgtin:0361414.056789.X7F3KA' --json
+      --to-location 0361414000025 --reason 'transfer to DC North, ticket 42' \\
+      '(00)003614145000000020' 'urn:epc:id:sgtin:0361414.056789.X7F3KA' --json
 
 Each CODE is a top-level identifier (a pallet, a loose case or unit, in any code form);
 everything packed in it leaves with it. Exits 1 with the reason when the shipment is refused.";
@@ -57,6 +60,9 @@ pub struct ShipArgs {
     /// Where they leave from: a GLN or an SGLN URI (default: the site)
     #[arg(long, value_name = "GLN|SGLN")]
     pub from_location: Option<String>,
+    /// Why this shipment is recorded by hand (kept in the audit trail), e.g. 'WMS down, order 7781'
+    #[arg(long, required = true, value_name = "TEXT")]
+    pub reason: String,
     /// Print JSON instead of text
     #[arg(long)]
     pub json: bool,
@@ -111,9 +117,7 @@ pub async fn ship(config: &Config, args: &ShipArgs) -> Result<Shipped, ShipError
     if !config.lines.iter().any(|l| l.id == args.line) {
         return Err(ShipError::UnknownLine(args.line.clone()));
     }
-    let user = std::env::var("SUDO_USER")
-        .or_else(|_| std::env::var("USER"))
-        .unwrap_or_else(|_| "unknown".into());
+    let user = crate::supervise::os_user();
     let id = format!("cli-{user}-{}", uuid::Uuid::new_v4());
     let payload = message(args, &id).to_string().into_bytes();
     let now = Utc::now();
@@ -141,7 +145,11 @@ pub async fn ship(config: &Config, args: &ShipArgs) -> Result<Shipped, ShipError
     };
     let data_dir = &config.gateway.data_dir;
     let (store, thread) = Store::open(data_dir, config.rules_policy())?;
-    let outcome = store.ingest(item).await;
+    let operator = Operator {
+        actor: format!("cli-{user}"),
+        reason: args.reason.clone(),
+    };
+    let outcome = store.ingest_by(item, operator).await;
     drop(store);
     thread.join();
     match outcome? {
@@ -223,6 +231,8 @@ mod tests {
             "0614141000005",
             "--po",
             "PO-1",
+            "--reason",
+            "WMS down",
             "(00)003614145000000013",
             "--config",
             "x.toml",

@@ -37,6 +37,11 @@ pub fn notify_status(text: &str) {
     notify(&[NotifyState::Status(text)]);
 }
 
+/// Feeds systemd's service watchdog (`WatchdogSec=`); see `watchdog` for when.
+pub fn notify_watchdog() {
+    notify(&[NotifyState::Watchdog]);
+}
+
 pub fn notify_stopping() {
     notify(&[NotifyState::Stopping]);
 }

@@ -4,20 +4,25 @@
 //! through the store's writer and the line rules in one transaction, is logged under a message id
 //! that names the operating-system user (`cli-<user>-<uuid>`), and is refused with the same codes
 //! and sentences. The daemon may be running meanwhile: SQLite serialises the two writers, and the
-//! daemon's assembler picks up a batch closed here on its next poll.
+//! daemon's assembler picks up a batch closed here on its next poll. Every decision needs a
+//! reason; it goes to the audit trail with the user and the batch's state before and after, in
+//! the transaction that applies the decision (`Store::ingest_by`).
 
 use chrono::Utc;
 
 use crate::config::Config;
 use crate::model::{LineEvent, LineMessage};
-use crate::store::{Decoded, IngestItem, IngestOutcome, ReadOnlyStore, Store, StoreError};
+use crate::store::{
+    Decoded, IngestItem, IngestOutcome, Operator, ReadOnlyStore, Store, StoreError,
+};
 
 /// What the supervisor decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     Close,
     Release,
-    Cancel { reason: Option<String> },
+    /// The reason is also kept in every unit's history.
+    Cancel,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -28,11 +33,19 @@ pub enum SuperviseError {
     UnknownBatch(String),
 }
 
-/// Applies `decision` to `batch` and returns the committed outcome.
+/// The operating-system user at the command line, as the audit trail names it: `cli-<user>`.
+pub fn os_user() -> String {
+    std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// Applies `decision` to `batch`, audited with `reason`, and returns the committed outcome.
 pub async fn decide(
     config: &Config,
     batch: &str,
     decision: Decision,
+    reason: &str,
 ) -> Result<IngestOutcome, SuperviseError> {
     let data_dir = &config.gateway.data_dir;
     let line = ReadOnlyStore::open(data_dir)?
@@ -46,14 +59,12 @@ pub async fn decide(
         Decision::Release => LineEvent::BatchRelease {
             batch: batch.to_string(),
         },
-        Decision::Cancel { reason } => LineEvent::BatchCancel {
+        Decision::Cancel => LineEvent::BatchCancel {
             batch: batch.to_string(),
-            reason,
+            reason: Some(reason.to_string()),
         },
     };
-    let user = std::env::var("SUDO_USER")
-        .or_else(|_| std::env::var("USER"))
-        .unwrap_or_else(|_| "unknown".into());
+    let user = os_user();
     let now = Utc::now();
     let payload = serde_json::json!({"type": event.kind(), "batch": batch, "user": user});
     let item = IngestItem {
@@ -69,7 +80,11 @@ pub async fn decide(
         }),
     };
     let (store, thread) = Store::open(data_dir, config.rules_policy())?;
-    let outcome = store.ingest(item).await;
+    let operator = Operator {
+        actor: format!("cli-{user}"),
+        reason: reason.to_string(),
+    };
+    let outcome = store.ingest_by(item, operator).await;
     drop(store);
     thread.join();
     Ok(outcome?)

@@ -37,8 +37,8 @@ pub(super) async fn post(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if !s.token.authorizes(&headers) {
-        return super::unauthorized();
+    if !s.authorized(&headers) {
+        return s.unauthorized();
     }
     if !s.lines.contains(&line) {
         return reply(
@@ -47,11 +47,7 @@ pub(super) async fn post(
         );
     }
     if !*s.shared.intake.borrow() {
-        return reply_with(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &json!({"error": "linegate is not taking input: free disk space is low (GET /api/v1/health says why); nothing was stored, send the message again later"}),
-            Some((RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS))),
-        );
+        return paused();
     }
     let payload = match read_body(&headers, body, s.max_payload_bytes).await {
         Ok(p) => p,
@@ -103,8 +99,17 @@ pub(super) async fn post(
     }
 }
 
-/// The committed outcome as the caller sees it.
-fn answer(line: &str, id: Option<String>, outcome: &IngestOutcome) -> Response {
+/// 503 while the disk guard has closed the intake: nothing is taken, come back later.
+pub(super) fn paused() -> Response {
+    reply_with(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &json!({"error": "linegate is not taking input: free disk space is low (GET /health says why); nothing was stored, send it again later"}),
+        Some((RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS))),
+    )
+}
+
+/// The committed outcome as the caller sees it (the operator's writes answer the same way).
+pub(super) fn answer(line: &str, id: Option<String>, outcome: &IngestOutcome) -> Response {
     let (status, body) = match outcome {
         IngestOutcome::Applied => (StatusCode::OK, json!({"outcome": "applied", "id": id})),
         IngestOutcome::Duplicate { earlier: None } => (

@@ -1,24 +1,32 @@
 //! The local HTTP API (`[api]`, docs/local-api.md): a third way in beside the MQTT source and
-//! the scanner stations, for programs on the gateway's own machine.
+//! the scanner stations, for programs on the gateway's own machine, and the daemon's window for
+//! monitoring.
 //!
-//! A warehouse system, a line controller without MQTT, or a script may hand linegate a
-//! protocol-v1 message over HTTP instead of publishing it (shipping through `ship` is the
-//! reason it exists), and tools may read the daemon's health and a batch. Writes obey the
-//! sources' rules: the same decoder (`protocol::decode`, with the line's configuration), the
-//! same store path (`Store::ingest`, de-duplicated on the line and message id, refusals
-//! quarantined), an answer only after the commit, and no input taken while the disk guard has
-//! closed the intake. It talks to nothing but the store: no source, assembler or forwarder is
-//! called. It listens on loopback unless configured otherwise, and writes need the bearer token
-//! of `api.token_file` (`token`); the reads (health, a batch, the outbox, `/metrics`) are open
-//! to any local caller, and go to the health registry and a read-only store connection, never
-//! to the writer. The outbox's operator actions (`outbox`) are writes: token, one writer
-//! transaction each. axum is built without its JSON and query features here, so replies are
-//! serialised by hand (`reply`) and query strings read by hand (`outbox`).
+//! Reads are open to any local caller: the health (`health`: 200, or 503 with the reasons),
+//! Prometheus metrics (`metrics`), batches (`batches`), serials (`serials`) and the outbox
+//! (`outbox`). They go to the health registry, the writer's figures and a read-only store
+//! connection, never to the writer. Writes need the bearer token of `api.token_file` (`token`):
+//! a protocol-v1 message as a line would publish it (`messages`), an operator's batch decision
+//! or shipment (`writes`) and the outbox's actions (`outbox`). Writes obey the sources' rules:
+//! the same decoder (`protocol::decode`), the same store path (de-duplicated, judged by the
+//! line rules in the writing transaction, refusals quarantined), an answer only after the
+//! commit, no input while the disk guard has closed the intake; an operator's write carries a
+//! reason and is recorded in the audit trail under `api:<api.token_name>`. It talks to nothing
+//! but the store: no source, assembler or forwarder is called. It listens on loopback unless
+//! configured otherwise, and never off loopback without a token. axum is built without its
+//! JSON and query features here, so replies are serialised and query strings read by hand
+//! (`reply`).
 
+mod batches;
+mod exposition;
+mod health;
 mod messages;
 pub mod metrics;
 mod outbox;
+mod reply;
+mod serials;
 mod token;
+mod writes;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -26,12 +34,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
-use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -41,7 +45,8 @@ pub use token::Token;
 use crate::config::{self, Config};
 use crate::gs1::CompanyPrefixes;
 use crate::health::Health;
-use crate::store::{ReadOnlyStore, Store};
+use crate::store::Store;
+use reply::{error, reply, reply_with, store_failed};
 
 /// Errors at the API's boundary: starting it (its token, its socket) and serving.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +54,10 @@ pub enum ApiError {
     /// The token file (`api.token_file`) cannot be used; never shows the file's content.
     #[error("the API token file {path} (api.token_file) {problem}")]
     Token { path: PathBuf, problem: String },
+    #[error(
+        "the API would listen on {0}, which is not a loopback address, without a token: set api.token_file, or listen on 127.0.0.1"
+    )]
+    Unprotected(SocketAddr),
     #[error("cannot listen on {addr} (api.listen): {source}")]
     Bind {
         addr: SocketAddr,
@@ -69,7 +78,10 @@ pub struct Shared {
 /// The state every request sees.
 struct ApiState {
     shared: Shared,
-    token: Token,
+    /// None: this API takes no writes.
+    token: Option<Token>,
+    /// Who the token's writes are recorded as: `api:<api.token_name>`.
+    actor: String,
     lines: BTreeSet<String>,
     prefixes: CompanyPrefixes,
     max_payload_bytes: usize,
@@ -80,24 +92,48 @@ struct ApiState {
     max_outbox_bytes: u64,
 }
 
+impl ApiState {
+    /// Whether the request carries this API's bearer token (never, when it has none).
+    fn authorized(&self, headers: &HeaderMap) -> bool {
+        self.token.as_ref().is_some_and(|t| t.authorizes(headers))
+    }
+
+    /// The 401 for a request that is not.
+    fn unauthorized(&self) -> axum::response::Response {
+        reply::unauthorized(self.token.is_some())
+    }
+}
+
 /// The API with its token read and its socket bound, not serving yet.
 pub struct Listener {
     listener: TcpListener,
-    token: Token,
+    token: Option<Token>,
+    actor: String,
 }
 
 impl Listener {
-    /// Reads the token and binds `api.listen`: a daemon that cannot do either does not start.
+    /// Reads the token and binds `api.listen`: a daemon that cannot do either does not start,
+    /// nor one whose API would be reachable from the network without a token.
     pub async fn open(cfg: &config::Api) -> Result<Listener, ApiError> {
-        let token = Token::read(&cfg.token_file)?;
+        let token = match &cfg.token_file {
+            Some(file) => Some(Token::read(file)?),
+            None if !cfg.listen.ip().is_loopback() => {
+                return Err(ApiError::Unprotected(cfg.listen));
+            }
+            None => None,
+        };
         let listener = TcpListener::bind(cfg.listen)
             .await
             .map_err(|source| ApiError::Bind {
                 addr: cfg.listen,
                 source,
             })?;
-        tracing::info!(listen = %cfg.listen, "local API listening");
-        Ok(Listener { listener, token })
+        tracing::info!(listen = %cfg.listen, writes = token.is_some(), "local API listening");
+        Ok(Listener {
+            listener,
+            token,
+            actor: format!("api:{}", cfg.token_name),
+        })
     }
 
     /// Serves until `shutdown`, then finishes the requests under way (each waits for its
@@ -106,6 +142,7 @@ impl Listener {
         let state = Arc::new(ApiState {
             shared,
             token: self.token,
+            actor: self.actor,
             lines: config.lines.iter().map(|l| l.id.clone()).collect(),
             prefixes: config.prefixes.clone(),
             max_payload_bytes: config.mqtt.max_payload_bytes,
@@ -124,101 +161,23 @@ impl Listener {
 
 fn router(state: Arc<ApiState>) -> Router {
     Router::new()
-        .route("/api/v1/health", get(health))
-        .route("/api/v1/batches/{batch}", get(batch))
+        .route("/health", get(health::probe))
+        .route("/api/v1/health", get(health::status))
+        .route("/metrics", get(metrics::metrics))
+        .route("/api/v1/batches", get(batches::list).post(writes::open))
+        .route("/api/v1/batches/{batch}", get(batches::show))
+        .route("/api/v1/batches/{batch}/{decision}", post(writes::decide))
+        .route("/api/v1/shipments", post(writes::ship))
+        .route("/api/v1/serials/{code}", get(serials::show))
         .route("/api/v1/lines/{line}/messages", post(messages::post))
         .route("/api/v1/outbox", get(outbox::list))
         .route("/api/v1/outbox/{document_id}", get(outbox::show))
         .route("/api/v1/outbox/{document_id}/{action}", post(outbox::act))
-        .route("/metrics", get(metrics::metrics))
         .fallback(|| async {
-            reply(
+            error(
                 StatusCode::NOT_FOUND,
-                &json!({"error": "no such endpoint; see docs/local-api.md"}),
+                "no such endpoint; see docs/local-api.md",
             )
         })
         .with_state(state)
-}
-
-/// `GET /api/v1/health`: what the health registry holds, the intake's state and the version;
-/// 200 whenever the daemon answers at all (`healthy` says whether anything is wrong).
-async fn health(State(s): State<Arc<ApiState>>) -> Response {
-    let health = &s.shared.health;
-    let open = *s.shared.intake.borrow();
-    let lines: Vec<_> = (s.lines.iter())
-        .map(|line| json!({"line": line, "stations": health.stations_on(line)}))
-        .collect();
-    let body = json!({
-        "version": env!("CARGO_PKG_VERSION"),
-        "healthy": health.is_healthy(),
-        "intake": if open { "open" } else { "paused" },
-        "problems": health.problems(),
-        "lines": lines,
-    });
-    reply(StatusCode::OK, &body)
-}
-
-/// `GET /api/v1/batches/{batch}`: `ReadOnlyStore::batch`, the JSON `linegate batch show --json`
-/// prints, read through a read-only connection on a blocking thread (never the writer's).
-async fn batch(State(s): State<Arc<ApiState>>, Path(batch): Path<String>) -> Response {
-    let dir = s.data_dir.clone();
-    let id = batch.clone();
-    let read = tokio::task::spawn_blocking(move || ReadOnlyStore::open(&dir)?.batch(&id)).await;
-    match read {
-        Ok(Ok(Some(detail))) => reply(StatusCode::OK, &detail),
-        Ok(Ok(None)) => reply(
-            StatusCode::NOT_FOUND,
-            &json!({"error": format!("batch {batch} is unknown here")}),
-        ),
-        Ok(Err(e)) => store_failed(&e, "try again"),
-        Err(e) => reply(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            &json!({"error": format!("reading the batch stopped: {e}")}),
-        ),
-    }
-}
-
-/// A JSON answer.
-fn reply(status: StatusCode, body: &impl serde::Serialize) -> Response {
-    reply_with(status, body, None)
-}
-
-/// 401 for a write without the API's bearer token, saying where the token is.
-fn unauthorized() -> Response {
-    let challenge = HeaderValue::from_static("Bearer realm=\"linegate\"");
-    reply_with(
-        StatusCode::UNAUTHORIZED,
-        &serde_json::json!({"error": "a write needs the header Authorization: Bearer <the token in api.token_file>"}),
-        Some((axum::http::header::WWW_AUTHENTICATE, challenge)),
-    )
-}
-
-/// A JSON answer with one more header.
-fn reply_with(
-    status: StatusCode,
-    body: &impl serde::Serialize,
-    header: Option<(HeaderName, HeaderValue)>,
-) -> Response {
-    let Ok(text) = serde_json::to_string(body) else {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    };
-    let mut response = (
-        status,
-        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
-        text,
-    )
-        .into_response();
-    if let Some((name, value)) = header {
-        response.headers_mut().insert(name, value);
-    }
-    response
-}
-
-/// A failure of the store, with what the caller may do about it.
-fn store_failed(e: &crate::store::StoreError, then: &str) -> Response {
-    tracing::error!(error = %e, "local API: the store failed");
-    reply(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        &serde_json::json!({"error": format!("{e}; {then}")}),
-    )
 }

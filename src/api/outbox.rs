@@ -4,7 +4,8 @@
 //! Reads go to a read-only connection on a blocking thread, never to the writer, and read a
 //! page at a time (200 rows unless `limit` says otherwise, at most `MAX_LIMIT`): an outbox may
 //! hold millions of rows. An action needs the bearer token, like every write, and a `reason`;
-//! it is `Store::outbox_action` — one writer transaction, noted as done by `api-token` — and
+//! it is `Store::outbox_action` — one writer transaction, noted and audited as done by
+//! `api:<api.token_name>` — and
 //! the forwarders are woken by its commit. An action that does not apply is refused with 409
 //! and the store's explanation; nothing changed then.
 
@@ -24,8 +25,6 @@ use crate::store::{OperatorAction, OperatorRequest, OutboxQuery, ReadOnlyStore, 
 const DEFAULT_LIMIT: usize = 200;
 /// The largest page the API builds.
 const MAX_LIMIT: usize = 10_000;
-/// The actor an API action is noted under.
-const ACTOR: &str = "api-token";
 
 /// `GET /api/v1/outbox?state=&upstream=&batch=&limit=`: a page, as `linegate outbox list`.
 pub(super) async fn list(State(s): State<Arc<ApiState>>, RawQuery(raw): RawQuery) -> Response {
@@ -71,8 +70,8 @@ pub(super) async fn act(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !s.token.authorizes(&headers) {
-        return super::unauthorized();
+    if !s.authorized(&headers) {
+        return s.unauthorized();
     }
     let action = match action.as_str() {
         "retry" => OperatorAction::Retry,
@@ -109,12 +108,12 @@ pub(super) async fn act(
         action,
         document_id: doc.clone(),
         upstream,
-        actor: ACTOR.into(),
+        actor: s.actor.clone(),
         reason,
     };
     match s.shared.store.outbox_action(req).await {
         Ok(changed) => {
-            tracing::info!(document = %doc, action = action.as_str(), actor = ACTOR, "outbox action applied");
+            tracing::info!(document = %doc, action = action.as_str(), actor = %s.actor, "outbox action applied");
             reply(
                 StatusCode::OK,
                 &json!({"action": action.as_str(), "document_id": doc, "changed": changed}),
@@ -155,14 +154,12 @@ fn query(raw: &str) -> Result<OutboxQuery, String> {
         limit: Some(DEFAULT_LIMIT),
         ..OutboxQuery::default()
     };
-    for pair in raw.split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let value = decode(value).ok_or_else(|| format!("'{key}' is not percent-encoded UTF-8"))?;
-        match decode(key).as_deref() {
-            Some("state") => q.state = Some(value),
-            Some("upstream") => q.upstream = Some(value),
-            Some("batch") => q.batch = Some(value),
-            Some("limit") => {
+    for (key, value) in super::reply::query_pairs(raw)? {
+        match key.as_str() {
+            "state" => q.state = Some(value),
+            "upstream" => q.upstream = Some(value),
+            "batch" => q.batch = Some(value),
+            "limit" => {
                 q.limit = match value.parse::<usize>() {
                     Ok(n) if (1..=MAX_LIMIT).contains(&n) => Some(n),
                     _ => return Err(format!("limit must be a number from 1 to {MAX_LIMIT}")),
@@ -176,26 +173,6 @@ fn query(raw: &str) -> Result<OutboxQuery, String> {
         }
     }
     Ok(q)
-}
-
-/// Percent-decoding of a query component (`+` is a space).
-fn decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]

@@ -3,7 +3,11 @@
 //! The section is optional; without it the daemon serves no API. The API takes the writes a
 //! line or the warehouse would otherwise publish (it can ship goods), in plain HTTP, so it
 //! listens on a loopback address unless `allow_remote = true` says plant IT put it behind
-//! something it trusts. The bearer token is named by a file, never written in this file, and
+//! something it trusts — and even then only with a token: an API reachable from the network
+//! without one is refused. Without `token_file` (on loopback) the API serves its reads only
+//! (health, metrics, batches, the outbox) and refuses every write. `token_name` names the
+//! token's holder in the audit trail (`api:<name>`). The bearer token is named by a file,
+//! never written in this file, and
 //! like `mqtt.password_file` the file is not opened here: every CLI command loads the
 //! configuration, and `linegate code` at a scanner bench must not need the service user's
 //! secret. What its metadata shows is checked here (it exists, holds something, is readable by
@@ -17,7 +21,11 @@ use std::path::{Path, PathBuf};
 use super::reader::{Problems, Table};
 
 /// Where the API listens when `api.listen` is not set.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8470";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9780";
+/// Who an API write is audited as (`api:<name>`) unless `api.token_name` says otherwise.
+pub const DEFAULT_TOKEN_NAME: &str = "api";
+/// Longest `api.token_name`.
+const MAX_TOKEN_NAME: usize = 64;
 
 /// `[api]`: the local HTTP API.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,8 +33,11 @@ pub struct Api {
     pub listen: SocketAddr,
     /// `listen` may be a non-loopback address.
     pub allow_remote: bool,
-    /// The file holding the bearer token for writes. A path, never the token.
-    pub token_file: PathBuf,
+    /// The file holding the bearer token for writes. A path, never the token. Without it the
+    /// API takes no writes (only allowed on loopback).
+    pub token_file: Option<PathBuf>,
+    /// The token's holder, as the audit trail names it: `api:<token_name>`.
+    pub token_name: String,
 }
 
 /// Reads `[api]`; `present` says whether the file has the table at all.
@@ -57,23 +68,56 @@ pub(super) fn read(root: &Table<'_>, present: bool, p: &mut Problems) -> Option<
             p.add(
                 t.path_of("listen"),
                 format!(
-                    "'{text}' must be an IP address and port such as {DEFAULT_LISTEN} or [::1]:8470"
+                    "'{text}' must be an IP address and port such as {DEFAULT_LISTEN} or [::1]:9780"
                 ),
             );
             None
         }
     };
-    let token_file = t.string("token_file", p).map(PathBuf::from);
+    let token_file = t.opt_string("token_file", p).map(PathBuf::from);
     if let Some(file) = &token_file
         && let Some(problem) = token_file_problem(file)
     {
         p.add(t.path_of("token_file"), problem);
     }
+    if let Some(a) = listen
+        && !a.ip().is_loopback()
+        && token_file.is_none()
+    {
+        p.add(
+            t.path_of("token_file"),
+            format!(
+                "is required when the API listens on {a}, which is not a loopback address: an \
+                 API reachable from the network must refuse writes without a bearer token; set \
+                 token_file, or listen on 127.0.0.1"
+            ),
+        );
+    }
+    let token_name = t
+        .opt_string("token_name", p)
+        .unwrap_or_else(|| DEFAULT_TOKEN_NAME.into());
+    let name_ok = !token_name.is_empty()
+        && token_name.len() <= MAX_TOKEN_NAME
+        && (token_name.bytes()).all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b));
+    if !name_ok {
+        p.add(
+            t.path_of("token_name"),
+            format!(
+                "must be 1 to {MAX_TOKEN_NAME} letters, digits or . _ - @ (it names the token's \
+                 holder in the audit trail as api:<token_name>), such as \"wms\""
+            ),
+        );
+    }
     t.finish(p);
+    let listen = listen?;
+    if !listen.ip().is_loopback() && token_file.is_none() {
+        return None;
+    }
     Some(Api {
-        listen: listen?,
+        listen,
         allow_remote,
-        token_file: token_file?,
+        token_file,
+        token_name,
     })
 }
 
@@ -148,10 +192,49 @@ mod tests {
     }
 
     #[test]
-    fn without_the_table_there_is_no_api_and_an_empty_one_needs_its_token() {
+    fn without_the_table_there_is_no_api_and_an_empty_one_serves_reads_on_loopback() {
         assert_eq!(parse(&example()).expect("valid").api, None);
-        let p = problems(with_api(""));
-        assert!(p.contains("api.token_file: is required"), "{p}");
+        let api = with_api("").expect("valid").api.expect("api");
+        assert_eq!(api.listen, DEFAULT_LISTEN.parse().expect("addr"));
+        assert_eq!(api.listen.port(), 9780);
+        assert_eq!((api.token_file, api.token_name.as_str()), (None, "api"));
+    }
+
+    #[test]
+    fn an_api_off_loopback_without_a_token_is_refused_even_when_remote_access_is_allowed() {
+        for keys in [
+            "listen = \"0.0.0.0:9780\"\nallow_remote = true",
+            "listen = \"[::]:9780\"\nallow_remote = true",
+            "listen = \"10.1.2.3:9780\"\nallow_remote = true\ntoken_name = \"wms\"",
+        ] {
+            let p = problems(with_api(keys));
+            assert!(
+                p.contains("api.token_file: is required when the API listens on")
+                    && p.contains("not a loopback address"),
+                "{keys}: {p}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_token_name_is_a_short_plain_word() {
+        let (_dir, file) = token(0o600, "an-api-token-of-some-length");
+        let named = with_api(&format!("token_file = {file:?}\ntoken_name = \"wms-1\""));
+        assert_eq!(named.expect("valid").api.expect("api").token_name, "wms-1");
+        for bad in [
+            "\"\"",
+            "\"two words\"",
+            "\"a:b\"",
+            &format!("{:?}", "x".repeat(65)),
+        ] {
+            let p = problems(with_api(&format!("token_name = {bad}")));
+            // An empty string is refused by the reader itself ("must not be empty").
+            assert!(
+                p.contains("api.token_name: must be 1 to 64")
+                    || p.contains("api.token_name: must not be empty"),
+                "{bad}: {p}"
+            );
+        }
     }
 
     #[test]
@@ -160,7 +243,10 @@ mod tests {
         let c = with_api(&format!("token_file = {:?}", file.display().to_string()));
         let api = c.expect("valid").api.expect("api");
         assert_eq!(api.listen, DEFAULT_LISTEN.parse().expect("addr"));
-        assert_eq!((api.allow_remote, api.token_file), (false, file.clone()));
+        assert_eq!(
+            (api.allow_remote, api.token_file),
+            (false, Some(file.clone()))
+        );
         let v6 = with_api(&format!("listen = \"[::1]:9000\"\ntoken_file = {file:?}"));
         assert_eq!(v6.expect("valid").api.expect("api").listen.port(), 9000);
     }
@@ -168,7 +254,7 @@ mod tests {
     #[test]
     fn a_non_loopback_address_is_refused_unless_remote_access_is_allowed() {
         let (_dir, file) = token(0o600, "an-api-token-of-some-length");
-        for addr in ["0.0.0.0:8470", "192.168.10.5:8470", "[::]:8470"] {
+        for addr in ["0.0.0.0:9780", "192.168.10.5:9780", "[::]:9780"] {
             let p = problems(with_api(&format!(
                 "listen = \"{addr}\"\ntoken_file = {file:?}"
             )));
@@ -180,11 +266,11 @@ mod tests {
             );
         }
         let allowed = with_api(&format!(
-            "listen = \"0.0.0.0:8470\"\nallow_remote = true\ntoken_file = {file:?}"
+            "listen = \"0.0.0.0:9780\"\nallow_remote = true\ntoken_file = {file:?}"
         ));
         assert!(allowed.expect("valid").api.expect("api").allow_remote);
         let p = problems(with_api(&format!(
-            "listen = \"localhost:8470\"\ntoken_file = {file:?}"
+            "listen = \"localhost:9780\"\ntoken_file = {file:?}"
         )));
         assert!(p.contains("must be an IP address and port"), "{p}");
     }
@@ -246,6 +332,6 @@ mod tests {
             &format!("{:?}", file.display().to_string()),
         );
         let c = parse(&format!("{text}\n{uncommented}")).expect("valid");
-        assert_eq!(c.api.expect("api").token_file, file);
+        assert_eq!(c.api.expect("api").token_file, Some(file));
     }
 }

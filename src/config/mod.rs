@@ -50,6 +50,8 @@ pub struct Config {
     /// The file this was read from (`load`); `None` for text parsed in memory (the demo). The
     /// daemon reads it again on SIGHUP (`reload`).
     pub file: Option<PathBuf>,
+    /// SHA-256 (hex) of the file's bytes as loaded: the audit trail records it at every load.
+    pub file_sha256: Option<String>,
 }
 
 impl Config {
@@ -106,7 +108,17 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         },
     })?;
     config.file = Some(path.to_path_buf());
+    config.file_sha256 = Some(sha256_hex(text.as_bytes()));
     Ok(config)
+}
+
+/// Lower-case hex SHA-256 of `bytes` (a configuration file's identity in the audit trail).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[derive(Debug)]

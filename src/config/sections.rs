@@ -147,6 +147,7 @@ pub(super) fn read(root: &Table<'_>, p: &mut Problems) -> Option<Config> {
         scanners,
         api: None,
         file: None,
+        file_sha256: None,
     })
 }
 

@@ -5,10 +5,13 @@
 //! taken and gets the first verdict back without being applied twice. Then it is judged by
 //! `rules::judge` against the ledger as this very transaction sees it (`registry::TxLedger`),
 //! and either its plan is written or it is quarantined and its log row marked rejected.
+//! Every identifier whose state the plan changes gets an audit row, and an operator's message
+//! one more for the action itself (`audit_ingest`), in the same transaction.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
 
+use super::audit_ingest::{self, IngestAudit, SerialAudit};
 use super::registry::{self, GroupCache, TxLedger};
 use super::{Decoded, IngestItem, IngestOutcome, StoreError};
 use crate::model::{QUARANTINE_PAYLOAD_MAX, RejectCode, Rejection};
@@ -24,6 +27,25 @@ pub(super) fn ingest(
     item: &IngestItem,
     policy: &RulesPolicy,
     cache: &GroupCache,
+    audit: IngestAudit<'_, '_>,
+) -> Result<(IngestOutcome, bool), StoreError> {
+    let Some(operator) = audit.operator else {
+        return apply(tx, item, policy, cache, audit.chain, None);
+    };
+    let before = audit_ingest::before(tx, item)?;
+    let (outcome, due) = apply(tx, item, policy, cache, audit.chain, Some(&operator.actor))?;
+    audit_ingest::operator_row(tx, audit.chain, operator, item, before, &outcome)?;
+    Ok((outcome, due))
+}
+
+/// Applies one item; its serial state changes are audited under `actor` (else its source).
+fn apply(
+    tx: &Transaction<'_>,
+    item: &IngestItem,
+    policy: &RulesPolicy,
+    cache: &GroupCache,
+    chain: &mut super::audit::AuditChain,
+    actor: Option<&str>,
 ) -> Result<(IngestOutcome, bool), StoreError> {
     match &item.decoded {
         Decoded::Refused {
@@ -63,7 +85,13 @@ pub(super) fn ingest(
             }
             match rules::judge(msg, &TxLedger { tx, cache }, policy)? {
                 Ok(plan) => {
-                    let closed = registry::write_plan(tx, msg, plan, cache)?;
+                    let mut audit = SerialAudit {
+                        chain,
+                        actor: actor
+                            .map_or_else(|| audit_ingest::source_actor(item, msg), str::to_string),
+                        detail: format!("line {}, message {}", msg.line, msg.message_id),
+                    };
+                    let closed = registry::write_plan(tx, msg, plan, cache, &mut audit)?;
                     Ok((IngestOutcome::Applied, closed))
                 }
                 Err(rejection) => {

@@ -13,6 +13,12 @@
 //!   a read snapshot (`SqliteBatchRows`, the assembler's `BatchRows`) into files under
 //!   `outbox/`; its documents are recorded in the transaction that marks the batch assembled.
 
+mod audit;
+mod audit_ingest;
+mod audit_read;
+#[cfg(test)]
+mod audit_tests;
+mod audit_verify;
 mod batch_rows;
 mod checkpoint;
 mod event_record;
@@ -36,6 +42,7 @@ mod read_outbox;
 mod registry;
 mod schema;
 mod shipments;
+mod stats;
 mod writer;
 
 use std::os::unix::fs::DirBuilderExt;
@@ -44,6 +51,9 @@ use std::sync::Arc;
 
 use tokio::sync::{Notify, mpsc, oneshot};
 
+pub use audit::{AuditEntry, GENESIS, Operator, config_hash};
+pub use audit_read::{AuditQuery, AuditRow};
+pub use audit_verify::{AuditBreak, AuditHead, AuditProblem, AuditReport};
 pub use batch_rows::SqliteBatchRows;
 pub use event_rows::{EventBuildFn, Interest, Reported};
 pub use line_batch::OpenBatch;
@@ -58,6 +68,7 @@ pub use read_ledger::{BatchDetail, BatchRow, HistoryRow, SerialDetail};
 pub use read_outbox::{DELIVERY_STATES, OutboxDocument, OutboxPage, OutboxQuery, OutboxRow};
 pub use shipments::ShipmentSummary;
 pub use shipments::assembly::{ShipmentAssembled, ShipmentBuildFn, ShipmentJob};
+pub use stats::{CommitFailure, LATENCY_BUCKETS, MessageCounts, StatsSnapshot, StoreStats};
 
 use crate::assemble::partner::EobTrigger;
 use crate::assemble::rows::{AssembleError, BatchRows};
@@ -182,6 +193,14 @@ enum Command {
         Box<IngestItem>,
         oneshot::Sender<Result<IngestOutcome, StoreError>>,
     ),
+    /// An operator's line message: applied as `Ingest`, plus the operator's audit row.
+    IngestBy(
+        Box<IngestItem>,
+        Operator,
+        oneshot::Sender<Result<IngestOutcome, StoreError>>,
+    ),
+    /// Audit rows in one transaction of their own (`audit`, `audit_all`).
+    Audit(Vec<AuditEntry>, oneshot::Sender<Result<(), StoreError>>),
     Assemble(
         Box<outbox::Built>,
         oneshot::Sender<Result<Option<Assembled>, StoreError>>,
@@ -213,6 +232,8 @@ enum Command {
         Box<outbox_enqueue::Enqueue>,
         oneshot::Sender<Result<(), StoreError>>,
     ),
+    /// Liveness: answered by the writer thread after the groups queued before it committed.
+    Ping(oneshot::Sender<()>),
 }
 
 /// Wake-ups for the tasks that read from the store. They carry no data: the store does.
@@ -222,6 +243,8 @@ pub struct Wakeups {
     pub batch_closed: Notify,
     /// Notified after a commit that enqueued documents.
     pub outbox_changed: Notify,
+    /// The writer's figures (`Store::stats`); private: the wake-ups themselves carry no data.
+    stats: Arc<StoreStats>,
 }
 
 /// A cheap, cloneable handle to the writer thread.
@@ -302,6 +325,11 @@ impl Store {
         &self.wakeups
     }
 
+    /// The writer's figures: commits, their latency, messages per line and source.
+    pub fn stats(&self) -> &Arc<StoreStats> {
+        &self.wakeups.stats
+    }
+
     async fn call<T>(
         &self,
         make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command,
@@ -317,6 +345,30 @@ impl Store {
     /// Stores one message (or refusal) and returns only after it is committed.
     pub async fn ingest(&self, item: IngestItem) -> Result<IngestOutcome, StoreError> {
         self.call(|tx| Command::Ingest(Box::new(item), tx)).await
+    }
+
+    /// An operator-originated line message (CLI or API): applied exactly like `ingest`, plus an
+    /// audit row (actor, action = message kind, subject = batch/shipment, old → new, reason)
+    /// in the same transaction. Returns only after it is committed.
+    pub async fn ingest_by(
+        &self,
+        item: IngestItem,
+        operator: Operator,
+    ) -> Result<IngestOutcome, StoreError> {
+        self.call(|tx| Command::IngestBy(Box::new(item), operator, tx))
+            .await
+    }
+
+    /// Appends one row to the audit trail (a config load or reload, …) in a transaction of
+    /// its own; returns after it is committed.
+    pub async fn audit(&self, entry: AuditEntry) -> Result<(), StoreError> {
+        self.call(|tx| Command::Audit(vec![entry], tx)).await
+    }
+
+    /// Appends `entries`, in order, in one transaction: all of them or none (several rows
+    /// that belong together, imports, benchmarks).
+    pub async fn audit_all(&self, entries: Vec<AuditEntry>) -> Result<(), StoreError> {
+        self.call(|tx| Command::Audit(entries, tx)).await
     }
 
     /// Queues one message for the next group commit and returns the receiver of its outcome.
@@ -406,6 +458,17 @@ impl Store {
             order_key,
         };
         self.call(|tx| Command::Enqueue(Box::new(e), tx)).await
+    }
+
+    /// Answers once the writer thread has taken this request (after committing what was queued
+    /// before it): a writer that is hung never answers. `Err(Closed)` when the writer is gone.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Ping(tx))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)
     }
 
     /// A reader of the outbox queue for one forwarder, with a read-only connection of its own.

@@ -2,7 +2,8 @@
 //! reject a pending one for good.
 //!
 //! Each action is one writer transaction that checks the delivery is in a state the action
-//! makes sense for, changes it, and notes who did it, when and why (`operator_note`). Nothing
+//! makes sense for, changes it, and notes who did it, when and why (`operator_note`, and an
+//! audit row per delivery changed, in the same transaction: `outbox_<action>`). Nothing
 //! is ever deleted and a document's bytes and ids never change: a replay sends exactly what was
 //! sent before, with the same `Idempotency-Key`, so the receiver can recognise it. The
 //! forwarder sees the change at its next look at the queue (at once in the daemon, within
@@ -13,6 +14,7 @@ use rusqlite::{Connection, params};
 use serde::Serialize;
 
 use super::StoreError;
+use super::audit::{AuditChain, Record};
 use super::ledger::ts;
 use super::outbox_queue::now_ms;
 
@@ -109,6 +111,8 @@ pub(super) fn apply(
         req.reason
     );
     let mut changed = Vec::new();
+    let mut chain = AuditChain::new();
+    let action = format!("outbox_{}", req.action.as_str());
     for (upstream, state, pruned) in &rows {
         if !from_states.contains(&state.as_str()) {
             continue;
@@ -142,6 +146,18 @@ pub(super) fn apply(
             ],
         )?;
         if n == 1 {
+            chain.append(
+                &tx,
+                &Record {
+                    actor: &req.actor,
+                    action: &action,
+                    subject: &format!("document:{}", req.document_id),
+                    old_value: Some(state),
+                    new_value: Some(to),
+                    reason: Some(&req.reason),
+                    detail: Some(&format!("upstream {upstream}")),
+                },
+            )?;
             changed.push(ChangedDelivery {
                 document_id: req.document_id.clone(),
                 upstream: upstream.clone(),

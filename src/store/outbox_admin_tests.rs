@@ -276,6 +276,34 @@ fn reject_makes_a_pending_document_a_dead_letter_with_the_operator_s_reason() {
     assert!(note.contains("reject by cli-tester"), "{note}");
     assert_eq!(row.last_error.as_deref(), Some(note.as_str()));
     assert_eq!(row.next_attempt_at, None);
+    // The audit trail has who, what, old → new and why, from the same transaction.
+    let audit = super::super::audit_tests::audit_rows(w.path());
+    let rows: Vec<_> = audit
+        .iter()
+        .map(|a| {
+            (
+                a.actor.as_str(),
+                a.action.as_str(),
+                a.subject.clone(),
+                a.old_value.as_deref(),
+                a.new_value.as_deref(),
+                a.reason.as_deref(),
+                a.detail.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [(
+            "cli-tester",
+            "outbox_reject",
+            format!("document:{doc}"),
+            Some("pending"),
+            Some("rejected"),
+            Some("testing reject"),
+            Some("upstream mah"),
+        )]
+    );
 }
 
 #[test]
@@ -313,4 +341,9 @@ fn actions_that_do_not_apply_are_refused_and_change_nothing() {
         "{pruned}"
     );
     assert_eq!(w.row(&delivered).state, "delivered");
+    let audit = super::super::audit_tests::audit_rows(w.path());
+    assert!(
+        audit.is_empty(),
+        "a refused action writes no audit row: {audit:?}"
+    );
 }

@@ -1,5 +1,6 @@
 //! Read-only views of the store for the command line (`linegate quarantine list`, document
-//! bodies; the outbox's views are `read_outbox`'s).
+//! bodies; the outbox's views are `read_outbox`'s), and the integrity check the daemon runs
+//! at start (`quick_check`).
 //!
 //! Opens its own read-only connection, so an operator can look while the daemon runs (WAL lets
 //! readers and the writer work side by side). Never writes, never migrates.
@@ -69,6 +70,31 @@ impl ReadOnlyStore {
             None => Ok(None),
             Some((_, Some(file))) => outbox::read_document(&self.dir, &file).map(Some),
             Some((body, None)) => Ok(Some(body)),
+        }
+    }
+
+    /// `PRAGMA quick_check`: an empty list when the database's b-trees are sound, else the
+    /// first `max` problems SQLite found (page and cell level; it does not compare indexes
+    /// with their tables, which a full `integrity_check` would, at many times the cost). Reads
+    /// every page once: run it beside the writer, never in it. A database too damaged to be
+    /// read at all is reported the same way, as one problem.
+    pub fn quick_check(&self, max: usize) -> Result<Vec<String>, StoreError> {
+        let max = i64::try_from(max.max(1)).unwrap_or(i64::MAX);
+        let run = || -> rusqlite::Result<Vec<String>> {
+            let mut stmt = self.conn.prepare(&format!("PRAGMA quick_check({max})"))?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            rows.collect()
+        };
+        match run() {
+            Ok(lines) if lines.len() == 1 && lines[0] == "ok" => Ok(Vec::new()),
+            Ok(lines) => Ok(lines),
+            Err(rusqlite::Error::SqliteFailure(e, msg))
+                if e.code == rusqlite::ErrorCode::DatabaseCorrupt
+                    || e.code == rusqlite::ErrorCode::NotADatabase =>
+            {
+                Ok(vec![msg.unwrap_or_else(|| e.to_string())])
+            }
+            Err(e) => Err(e.into()),
         }
     }
 

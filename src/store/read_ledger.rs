@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::StoreError;
 use super::read::ReadOnlyStore;
+use crate::rules::batch::BatchState;
 use crate::rules::reconcile::{self, Level, Report};
 use crate::rules::serial::{SerialFacts, SerialState};
 
@@ -92,10 +93,32 @@ fn batch_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BatchRow> {
 impl ReadOnlyStore {
     /// Every batch, newest first.
     pub fn batches(&self) -> Result<Vec<BatchRow>, StoreError> {
-        let sql =
-            format!("SELECT {BATCH_COLUMNS} FROM batches b ORDER BY b.opened_at DESC, b.batch");
+        self.batches_where(None, None)
+    }
+
+    /// The newest `limit` batches (all without one) in `state` (any without one), newest
+    /// first. A state that does not exist is refused, naming the states.
+    pub fn batches_where(
+        &self,
+        state: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<Vec<BatchRow>, StoreError> {
+        if let Some(s) = state
+            && BatchState::parse(s).is_none()
+        {
+            let all: Vec<&str> = BatchState::ALL.iter().map(|b| b.as_str()).collect();
+            return Err(StoreError::Refused(format!(
+                "'{s}' is not a batch state; the states are {}",
+                all.join(", ")
+            )));
+        }
+        let limit = limit.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
+        let sql = format!(
+            "SELECT {BATCH_COLUMNS} FROM batches b WHERE ?1 IS NULL OR b.state = ?1
+             ORDER BY b.opened_at DESC, b.batch LIMIT ?2"
+        );
         let mut stmt = self.conn.prepare(&sql)?;
-        let rows = stmt.query_map([], batch_row)?;
+        let rows = stmt.query_map(params![state, limit], batch_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

@@ -4,7 +4,9 @@
 //! `TxLedger` answers the rules' questions (`rules::LedgerView`) from the open transaction, so
 //! a message is judged against everything committed plus everything earlier in the same group.
 //! `write_plan` writes an accepted message's plan: batch rows, the identifiers' new state and
-//! parent, and one history row per identifier pointing at one `serial_events` row per message.
+//! parent, and one history row per identifier pointing at one `serial_events` row per message,
+//! plus an audit row for each identifier whose state changed (a change of parent alone —
+//! packing, unpacking — is in the history, not in the audit trail: it changes no state).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -12,6 +14,7 @@ use std::collections::HashMap;
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::StoreError;
+use super::audit_ingest::SerialAudit;
 use super::ledger::ts;
 use crate::model::{LineEvent, LineMessage};
 use crate::rules::serial::{SerialFacts, SerialState};
@@ -176,6 +179,7 @@ pub(super) fn write_plan(
     msg: &LineMessage,
     plan: Plan,
     cache: &GroupCache,
+    audit: &mut SerialAudit<'_>,
 ) -> Result<bool, StoreError> {
     let at = ts(msg.time);
     if plan.batch.is_some() {
@@ -213,7 +217,7 @@ pub(super) fn write_plan(
                 BatchState::Open | BatchState::Running => {
                     tx.prepare_cached("UPDATE batches SET state = ?2 WHERE batch = ?1")?
                         .execute(params![batch, state.as_str()])?;
-                    return write_serials(tx, msg, plan.serials).map(|()| false);
+                    return write_serials(tx, msg, plan.serials, audit).map(|()| false);
                 }
             };
             let report = report
@@ -241,15 +245,17 @@ pub(super) fn write_plan(
         }
         None => {}
     }
-    write_serials(tx, msg, plan.serials)?;
+    write_serials(tx, msg, plan.serials, audit)?;
     Ok(closed)
 }
 
-/// The identifiers' new facts and one history row each, under one `serial_events` row.
+/// The identifiers' new facts and one history row each, under one `serial_events` row; an
+/// audit row for each whose state changed.
 fn write_serials(
     tx: &Transaction<'_>,
     msg: &LineMessage,
     serials: Vec<SerialWrite>,
+    audit: &mut SerialAudit<'_>,
 ) -> Result<(), StoreError> {
     if serials.is_empty() {
         return Ok(());
@@ -272,33 +278,34 @@ fn write_serials(
     // A message names few parents (one case, one pallet): resolve each key to its row once.
     let mut parent_ids: HashMap<String, i64> = HashMap::new();
     for w in serials {
-        let (id, parent): (i64, Option<i64>) = match &w.commissioned {
+        let new_state = w.state.as_str();
+        let (id, parent, old_state): (i64, Option<i64>, Option<String>) = match &w.commissioned {
             Some(c) if !c.replaces => {
                 tx.prepare_cached(
                     "INSERT INTO serials (key, epc, batch, state, commissioned_at, line, message_id)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )?
-                .execute(params![w.key, c.epc, c.batch, w.state.as_str(), at, msg.line, msg.message_id])?;
-                (tx.last_insert_rowid(), None)
+                .execute(params![w.key, c.epc, c.batch, new_state, at, msg.line, msg.message_id])?;
+                (tx.last_insert_rowid(), None, None)
             }
-            Some(c) => tx
-                .prepare_cached(
+            Some(c) => {
+                let (id, old) = current(tx, &w.key)?;
+                tx.prepare_cached(
                     "UPDATE serials SET epc = ?2, batch = ?3, state = ?4, commissioned_at = ?5,
                          line = ?6, message_id = ?7, parent = NULL
-                     WHERE key = ?1 RETURNING id",
+                     WHERE id = ?1",
                 )?
-                .query_row(
-                    params![
-                        w.key,
-                        c.epc,
-                        c.batch,
-                        w.state.as_str(),
-                        at,
-                        msg.line,
-                        msg.message_id
-                    ],
-                    |r| Ok((r.get(0)?, None)),
-                )?,
+                .execute(params![
+                    id,
+                    c.epc,
+                    c.batch,
+                    new_state,
+                    at,
+                    msg.line,
+                    msg.message_id
+                ])?;
+                (id, None, Some(old))
+            }
             None => {
                 let parent = match &w.parent {
                     None => None,
@@ -313,19 +320,29 @@ fn write_serials(
                         }
                     }),
                 };
-                let id = tx
-                    .prepare_cached(
-                        "UPDATE serials SET state = ?2, parent = ?3 WHERE key = ?1 RETURNING id",
-                    )?
-                    .query_row(params![w.key, w.state.as_str(), parent], |r| r.get(0))?;
-                (id, parent)
+                let (id, old) = current(tx, &w.key)?;
+                tx.prepare_cached("UPDATE serials SET state = ?2, parent = ?3 WHERE id = ?1")?
+                    .execute(params![id, new_state, parent])?;
+                (id, parent, Some(old))
             }
         };
+        // A recommissioning is a state change even when the state stays `commissioned`.
+        let recommissioned = w.commissioned.is_some();
+        if recommissioned || old_state.as_deref() != Some(new_state) {
+            audit.changed(tx, &w.key, old_state.as_deref(), new_state)?;
+        }
         tx.prepare_cached(
             "INSERT OR REPLACE INTO serial_history (serial, event, state, parent)
              VALUES (?1, ?2, ?3, ?4)",
         )?
-        .execute(params![id, event, w.state.as_str(), parent])?;
+        .execute(params![id, event, new_state, parent])?;
     }
     Ok(())
+}
+
+/// The row id and state of the identifier `key`, which the rules found in the registry.
+fn current(tx: &Transaction<'_>, key: &str) -> Result<(i64, String), StoreError> {
+    Ok(tx
+        .prepare_cached("SELECT id, state FROM serials WHERE key = ?1")?
+        .query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))?)
 }

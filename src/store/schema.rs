@@ -283,6 +283,31 @@ ALTER TABLE documents ADD COLUMN bytes INTEGER;
 ALTER TABLE documents ADD COLUMN pruned_at TEXT;
 UPDATE documents SET bytes = length(body) WHERE file IS NULL;
 "#,
+    // 7: the audit trail (`audit`): append-only, each row chained to the one before by hash.
+    // The triggers stop an accidental edit; `linegate audit verify` catches a deliberate one.
+    r#"
+CREATE TABLE audit (
+    seq       INTEGER PRIMARY KEY,
+    at        TEXT NOT NULL,
+    actor     TEXT NOT NULL,
+    action    TEXT NOT NULL,
+    subject   TEXT NOT NULL,
+    old_value TEXT,
+    new_value TEXT,
+    reason    TEXT,
+    detail    TEXT,
+    prev_hash TEXT NOT NULL,
+    hash      TEXT NOT NULL
+);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+BEGIN
+    SELECT RAISE(ABORT, 'the audit trail is append-only: rows cannot be changed');
+END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+BEGIN
+    SELECT RAISE(ABORT, 'the audit trail is append-only: rows cannot be deleted');
+END;
+"#,
 ];
 
 /// The schema version this build writes.

@@ -13,6 +13,8 @@ use rusqlite::Connection;
 use crate::rules::RulesPolicy;
 use tokio::sync::{mpsc, oneshot};
 
+use super::audit::{AuditChain, Operator};
+use super::audit_ingest::IngestAudit;
 use super::outbox_queue::{self, DeliveryWrite};
 use super::{
     Command, GROUP_MAX, IngestItem, IngestOutcome, StoreError, Wakeups, ledger, outbox, registry,
@@ -76,12 +78,12 @@ pub(super) fn run(
                     group.push((item, reply));
                 }
                 Command::Delivery(write, reply) => {
-                    commit_group(&mut conn, &mut group, wakeups, policy);
+                    commit_group(&mut conn, &mut group, wakeups, policy, None);
                     deliveries.push((write, reply));
                 }
                 other => {
                     // Keep order: the groups received before this command commit first.
-                    commit_group(&mut conn, &mut group, wakeups, policy);
+                    commit_group(&mut conn, &mut group, wakeups, policy, None);
                     commit_deliveries(&mut conn, &mut deliveries);
                     run_single(&mut conn, other, wakeups, policy);
                 }
@@ -90,7 +92,7 @@ pub(super) fn run(
                 pending = rx.try_recv().ok();
             }
         }
-        commit_group(&mut conn, &mut group, wakeups, policy);
+        commit_group(&mut conn, &mut group, wakeups, policy, None);
         commit_deliveries(&mut conn, &mut deliveries);
     }
     if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
@@ -104,6 +106,7 @@ fn commit_group(
     group: &mut Vec<(Box<IngestItem>, IngestReply)>,
     wakeups: &Wakeups,
     policy: &RulesPolicy,
+    operator: Option<&Operator>,
 ) {
     if group.is_empty() {
         return;
@@ -111,14 +114,21 @@ fn commit_group(
     let items = std::mem::take(group);
     // A close or a release made an End of Batch due: wake the assembler.
     let mut document_due = false;
+    let started = std::time::Instant::now();
     let result = (|| -> Result<Vec<IngestOutcome>, StoreError> {
         // IMMEDIATE: take the write lock first, so another writer (the CLI) makes us wait
         // (busy timeout) instead of failing with a stale read snapshot.
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut outcomes = Vec::with_capacity(items.len());
         let cache = registry::GroupCache::default();
+        // The audit chain's head, read at the first append under this transaction's lock.
+        let mut chain = AuditChain::new();
         for (item, _) in &items {
-            let (outcome, due) = ledger::ingest(&tx, item, policy, &cache)?;
+            let audit = IngestAudit {
+                chain: &mut chain,
+                operator,
+            };
+            let (outcome, due) = ledger::ingest(&tx, item, policy, &cache, audit)?;
             document_due |= due;
             outcomes.push(outcome);
         }
@@ -128,6 +138,8 @@ fn commit_group(
     match result {
         Ok(outcomes) => {
             tracing::trace!(count = outcomes.len(), "ingest group committed");
+            let counted = items.iter().map(|(item, _)| item.as_ref());
+            (wakeups.stats).committed(started.elapsed(), counted.zip(&outcomes));
             for ((_, reply), outcome) in items.into_iter().zip(outcomes) {
                 let _ = reply.send(Ok(outcome));
             }
@@ -138,6 +150,7 @@ fn commit_group(
         Err(e) => {
             tracing::error!(error = %e, count = items.len(), "ingest group failed; nothing of it is acknowledged");
             let text = e.to_string();
+            wakeups.stats.failed(&text);
             for (_, reply) in items {
                 let _ = reply.send(Err(StoreError::NotCommitted(text.clone())));
             }
@@ -180,7 +193,13 @@ fn commit_deliveries(conn: &mut Connection, group: &mut Vec<(DeliveryWrite, Deli
 fn run_single(conn: &mut Connection, cmd: Command, wakeups: &Wakeups, policy: &RulesPolicy) {
     match cmd {
         Command::Ingest(item, reply) => {
-            commit_group(conn, &mut vec![(item, reply)], wakeups, policy)
+            commit_group(conn, &mut vec![(item, reply)], wakeups, policy, None)
+        }
+        Command::IngestBy(item, operator, reply) => {
+            commit_group(conn, &mut vec![(item, reply)], wakeups, policy, Some(&operator))
+        }
+        Command::Audit(entries, reply) => {
+            let _ = reply.send(super::audit::append_all(conn, &entries));
         }
         Command::Assemble(built, reply) => {
             let result = outbox::record_assembly(conn, *built);
@@ -213,6 +232,9 @@ fn run_single(conn: &mut Connection, cmd: Command, wakeups: &Wakeups, policy: &R
                 wakeups.outbox_changed.notify_waiters();
             }
             let _ = reply.send(result);
+        }
+        Command::Ping(reply) => {
+            let _ = reply.send(());
         }
     }
 }

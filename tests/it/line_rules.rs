@@ -156,12 +156,16 @@ async fn supervisor_closes_releases_and_cancels_batches_beside_the_daemon() -> R
     ensure!(gw.batch(&first).await?.row.state == "running");
 
     // QA cannot release a batch that is still running.
-    let out = gw.supervisor(&["batch", "release", &first]).await?;
+    let out = gw
+        .supervisor(&["batch", "release", &first, "--reason", "test"])
+        .await?;
     expect_refusal(&out, "invalid_transition", "release of a running batch")?;
     ensure!(gw.batch(&first).await?.row.state == "running");
 
     // The shift supervisor closes it; the daemon did not see that happen and must still send.
-    let out = gw.supervisor(&["batch", "close", &first]).await?;
+    let out = gw
+        .supervisor(&["batch", "close", &first, "--reason", "test"])
+        .await?;
     expect_success(&out, "close of a running batch")?;
     let b = gw.batch(&first).await?;
     ensure!(
@@ -176,7 +180,9 @@ async fn supervisor_closes_releases_and_cancels_batches_beside_the_daemon() -> R
     line.send(commission("sv-c2", &first, &codes[3..4])).await?;
     line.expect_reject("sv-c2", "batch_not_open").await?;
 
-    let out = gw.supervisor(&["batch", "release", &first]).await?;
+    let out = gw
+        .supervisor(&["batch", "release", &first, "--reason", "test"])
+        .await?;
     expect_success(&out, "release of a closed batch")?;
     let b = gw.batch(&first).await?;
     ensure!(
@@ -225,7 +231,9 @@ async fn supervisor_closes_releases_and_cancels_batches_beside_the_daemon() -> R
     line.send(commission("sv-c4", &second, &codes[5..6]))
         .await?;
     line.expect_reject("sv-c4", "batch_not_open").await?;
-    let out = gw.supervisor(&["batch", "release", &second]).await?;
+    let out = gw
+        .supervisor(&["batch", "release", &second, "--reason", "test"])
+        .await?;
     expect_refusal(&out, "invalid_transition", "release of a cancelled batch")?;
 
     let list = gw.batches().await?;
@@ -280,7 +288,10 @@ async fn supervisor_commands_and_the_line_writers_wait_for_each_other() -> Resul
     let decide = async {
         let mut outs = Vec::new();
         for _ in 0..40 {
-            outs.push(gw.supervisor(&["batch", "release", &batch]).await?);
+            outs.push(
+                gw.supervisor(&["batch", "release", &batch, "--reason", "test"])
+                    .await?,
+            );
         }
         anyhow::Ok(outs)
     };

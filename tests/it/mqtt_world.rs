@@ -104,12 +104,17 @@ impl MqttWorld {
 
     /// The daemon started without waiting for READY (it may never get there).
     pub fn spawn_unready(&self, log_name: &str) -> Result<Unready> {
+        self.spawn_unready_with(log_name, "info,linegate=debug")
+    }
+
+    /// [`Self::spawn_unready`] with `RUST_LOG=rust_log`.
+    pub fn spawn_unready_with(&self, log_name: &str, rust_log: &str) -> Result<Unready> {
         let log = self.path(log_name);
         let file = std::fs::File::create(&log)?;
         let child = Command::new(BIN)
             .args(["run", "--config"])
             .arg(&self.config)
-            .env("RUST_LOG", "info,linegate=debug")
+            .env("RUST_LOG", rust_log)
             .env_remove("NOTIFY_SOCKET")
             .stdin(Stdio::null())
             .stdout(Stdio::from(file.try_clone()?))

@@ -185,6 +185,8 @@ async fn linegate_ship_records_a_shipment_while_the_daemon_runs() -> Result<()> 
             "0361414000001",
             "--to-location",
             "0361414000025",
+            "--reason",
+            "WMS down",
             "--config",
             &config,
             "--json",

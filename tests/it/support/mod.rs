@@ -14,6 +14,7 @@ pub mod https_upstream;
 pub mod ledger;
 pub mod mosquitto;
 pub mod mqtt;
+pub mod prometheus;
 pub mod pty;
 pub mod tls;
 pub mod upstream;
