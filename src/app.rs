@@ -186,7 +186,7 @@ pub async fn run_until(
     let lines: Vec<String> = config.lines.iter().map(|l| l.id.clone()).collect();
     let mut watchdog = Watchdog::new(store, health.clone(), lines, &config.gateway.data_dir);
 
-    shutdown::notify_status(&format!(
+    watchdog.starting(format!(
         "waiting for MQTT broker {}:{}",
         config.mqtt.host, config.mqtt.port
     ));

@@ -97,7 +97,7 @@ pub struct ListArgs {
     /// How many of the newest rows
     #[arg(long, default_value_t = 50, value_name = "N")]
     pub limit: u64,
-    /// Only this actor's rows (cli-<user>, api:<token name>, mqtt:<topic>, scanner:<id>, daemon)
+    /// Only this actor's rows (cli-<user>, api:<token name>, mqtt:<topic>, scanner:<id>, linegate)
     #[arg(long, value_name = "ACTOR")]
     pub actor: Option<String>,
     /// Print JSON instead of a table

@@ -304,11 +304,21 @@ mod tests {
             vec![
                 "linegate", "batch", "release", "B1", "--config", "x.toml", "--reason", "r",
             ],
-            vec!["linegate", "audit", "verify", "--config", "x.toml", "--json"],
             vec![
-                "linegate", "audit", "export", "--config", "x.toml", "--from", "2026-03-01",
+                "linegate", "audit", "verify", "--config", "x.toml", "--json",
             ],
-            vec!["linegate", "audit", "list", "--config", "x.toml", "--limit", "5"],
+            vec![
+                "linegate",
+                "audit",
+                "export",
+                "--config",
+                "x.toml",
+                "--from",
+                "2026-03-01",
+            ],
+            vec![
+                "linegate", "audit", "list", "--config", "x.toml", "--limit", "5",
+            ],
             vec![
                 "linegate",
                 "export",

@@ -39,6 +39,8 @@ pub struct Watchdog {
     stalled: bool,
     sources_down_logged: bool,
     last_status: String,
+    /// The STATUS head until the daemon serves (e.g. "waiting for MQTT broker …").
+    starting: String,
     facts: String,
     facts_read: Option<Instant>,
 }
@@ -73,9 +75,16 @@ impl Watchdog {
             stalled: false,
             sources_down_logged: false,
             last_status: String::new(),
+            starting: "starting".into(),
             facts: String::new(),
             facts_read: None,
         }
+    }
+
+    /// What STATUS says (and is sent now) until the daemon serves.
+    pub fn starting(&mut self, status: String) {
+        shutdown::notify_status(&status);
+        self.starting = status;
     }
 
     /// Resolves at the next tick.
@@ -146,7 +155,9 @@ impl Watchdog {
         let mut problems: Vec<String> = (self.health.problems().into_iter())
             .map(|p| format!("{}: {}", p.part, p.problem))
             .collect();
-        if self.stalled {
+        // The health registry names a writer silent for long (`store:writer`); until then
+        // the watchdog's own, quicker finding is shown.
+        if self.stalled && !problems.iter().any(|p| p.starts_with("store:writer")) {
             let secs = self.writer_answered.elapsed().as_secs();
             problems.insert(0, format!("store writer not answering for {secs} s"));
         }
@@ -154,7 +165,7 @@ impl Watchdog {
             problems.insert(0, "a source task has ended".into());
         }
         let head = match (serving, problems.is_empty()) {
-            (false, true) => "starting".to_string(),
+            (false, true) => self.starting.clone(),
             (_, true) => "serving".to_string(),
             (_, false) => format!("degraded — {}", problems.join("; ")),
         };

@@ -27,7 +27,7 @@ const DOMAIN: &[u8] = b"linegate-audit-v1";
 /// One audit row to append (`Store::audit`, and the rows the store writes itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEntry {
-    /// Who: `cli-<os user>`, `api:<token name>`, `mqtt:<topic>`, `scanner:<station>`, `daemon`.
+    /// Who: `cli-<os user>`, `api:<token name>`, `mqtt:<topic>`, `scanner:<station>`, `linegate`.
     pub actor: String,
     /// What: `serial_state`, `batch_close`, `ship`, `outbox_retry`, `config_load`, …
     pub action: String,
@@ -61,12 +61,6 @@ pub struct Operator {
     /// `cli-<os user>` or `api:<token name>`.
     pub actor: String,
     pub reason: String,
-}
-
-/// The SHA-256 of a configuration file's bytes, lowercase hex: the value a `config_load` or
-/// `config_reload` audit row records, so the file in force at any time can be proven.
-pub fn config_hash(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
 }
 
 /// An audit row's fields, borrowed (appending one allocates nothing but the hash).

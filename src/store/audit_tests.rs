@@ -470,3 +470,16 @@ fn the_actor_of_a_message_is_where_it_came_from() {
     let expected: Vec<&str> = cases.iter().map(|c| c.2).collect();
     assert_eq!(actors, expected);
 }
+
+#[test]
+fn removed_first_rows_are_named() {
+    let (dir, conn) = tamperable(4);
+    conn.execute("DELETE FROM audit WHERE seq <= 2", [])
+        .expect("delete");
+    let b = broken(dir.path());
+    assert_eq!(
+        (b.seq, &b.problem),
+        (3, &AuditProblem::Missing { first: 1, last: 2 })
+    );
+    assert!(b.to_string().contains("first rows (1 to 2)"), "{b}");
+}

@@ -50,6 +50,10 @@ impl std::fmt::Display for AuditBreak {
                 f,
                 "row {seq} was changed after it was written: its content no longer matches its hash"
             ),
+            AuditProblem::Missing { first: 1, last } => write!(
+                f,
+                "the chain's first rows (1 to {last}) were removed: row {seq} is now the first row"
+            ),
             AuditProblem::Missing { first, last } if first == last => write!(
                 f,
                 "row {first} was removed: row {seq} follows row {} directly",

@@ -51,7 +51,7 @@ use std::sync::Arc;
 
 use tokio::sync::{Notify, mpsc, oneshot};
 
-pub use audit::{AuditEntry, GENESIS, Operator, config_hash};
+pub use audit::{AuditEntry, GENESIS, Operator};
 pub use audit_read::{AuditQuery, AuditRow};
 pub use audit_verify::{AuditBreak, AuditHead, AuditProblem, AuditReport};
 pub use batch_rows::SqliteBatchRows;

@@ -195,9 +195,13 @@ fn run_single(conn: &mut Connection, cmd: Command, wakeups: &Wakeups, policy: &R
         Command::Ingest(item, reply) => {
             commit_group(conn, &mut vec![(item, reply)], wakeups, policy, None)
         }
-        Command::IngestBy(item, operator, reply) => {
-            commit_group(conn, &mut vec![(item, reply)], wakeups, policy, Some(&operator))
-        }
+        Command::IngestBy(item, operator, reply) => commit_group(
+            conn,
+            &mut vec![(item, reply)],
+            wakeups,
+            policy,
+            Some(&operator),
+        ),
         Command::Audit(entries, reply) => {
             let _ = reply.send(super::audit::append_all(conn, &entries));
         }

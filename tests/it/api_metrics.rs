@@ -90,8 +90,19 @@ async fn api_metrics_parse_as_prometheus_text_and_count_exactly_what_flowed() ->
         .wait_acked(acked + 4, Duration::from_secs(60))
         .await?;
 
-    // Acknowledged after the commit, and counted before the answer: already there.
-    let after = scrape(&api).await?;
+    // The broker acknowledged them to the line; the daemon takes them in its own time.
+    let after = poll_until(
+        "the four messages counted",
+        Duration::from_secs(60),
+        async || {
+            let x = scrape(&api).await?;
+            let done = x.value_or_zero("linegate_events_in_total", &series) >= in_before + 4.0
+                && x.value_or_zero("linegate_events_rejected_total", &series)
+                    >= rejected_before + 1.0;
+            Ok(done.then_some(x))
+        },
+    )
+    .await?;
     let in_after = after.value_or_zero("linegate_events_in_total", &series);
     let rejected_after = after.value_or_zero("linegate_events_rejected_total", &series);
     ensure!(
@@ -128,6 +139,7 @@ async fn api_metrics_parse_as_prometheus_text_and_count_exactly_what_flowed() ->
         },
     )
     .await?;
+    // The close was committed before its document was built: counted, once.
     let last = scrape(&api).await?;
     ensure!(
         last.value_or_zero("linegate_events_in_total", &series) == in_after + 1.0,
