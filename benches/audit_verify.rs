@@ -38,6 +38,12 @@ topic_prefix = "bench/plant"
 [[line]]
 id = "L1"
 sgln = "urn:epc:id:sgln:0361414.00001.L1"
+
+[[upstream]]
+name = "mah"
+url = "https://127.0.0.1:9/epcis"
+sender_gln = "0361414000001"
+receiver_gln = "0614141000005"
 "#,
         data = dir.join("data").display(),
     )

@@ -165,9 +165,29 @@ mod tests {
     use super::*;
     use crate::config::{ParseError, parse};
 
-    fn example() -> String {
+    fn shipped() -> String {
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/linegate.toml"))
             .expect("config/linegate.toml")
+    }
+
+    /// The shipped example without its `[api]` table (its keys up to the next table).
+    fn example() -> String {
+        let text = shipped();
+        let start = text
+            .find("\n[api]\n")
+            .expect("the example has an [api] table")
+            + 1;
+        let end = text[start + 1..]
+            .find("\n[")
+            .map_or(text.len(), |i| start + 1 + i + 1);
+        format!("{}{}", &text[..start], &text[end..])
+    }
+
+    #[test]
+    fn the_shipped_example_serves_reads_on_loopback_without_a_token() {
+        let api = parse(&shipped()).expect("valid").api.expect("[api] on");
+        assert_eq!(api.listen, DEFAULT_LISTEN.parse().expect("addr"));
+        assert_eq!((api.allow_remote, api.token_file), (false, None));
     }
 
     /// A token file with `mode` and `text` in a fresh directory (kept alive by the caller).
@@ -314,24 +334,22 @@ mod tests {
         assert!(!p.contains("secret"), "{p}");
     }
 
-    /// The commented-out `[api]` example in config/linegate.toml, uncommented, is valid (with
-    /// its token file pointed at a real one).
+    /// The shipped `[api]` table with its commented `token_file` line turned on (pointed at a
+    /// real file) is valid.
     #[test]
-    fn the_commented_example_is_valid() {
-        let text = example();
-        let start = text.find("# [api]").expect("the [api] example");
+    fn the_shipped_table_with_its_token_file_is_valid() {
         let (_dir, file) = token(0o600, "an-api-token-of-some-length");
-        let uncommented: String = text[start..]
-            .lines()
-            .take_while(|l| !l.is_empty())
-            .filter(|l| l.starts_with("# ") && !l.starts_with("# #"))
-            .map(|l| format!("{}\n", &l[2..]))
-            .collect();
-        let uncommented = uncommented.replace(
-            "\"/etc/linegate/api-token\"",
-            &format!("{:?}", file.display().to_string()),
+        let text = shipped().replacen(
+            "# token_file = \"/etc/linegate/api-token\"",
+            &format!("token_file = {:?}", file.display().to_string()),
+            1,
         );
-        let c = parse(&format!("{text}\n{uncommented}")).expect("valid");
+        assert_ne!(
+            text,
+            shipped(),
+            "the example has no commented token_file line"
+        );
+        let c = parse(&text).expect("valid");
         assert_eq!(c.api.expect("api").token_file, Some(file));
     }
 }
