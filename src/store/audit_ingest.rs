@@ -1,5 +1,5 @@
 //! The audit rows a line message writes, inside the transaction that applies it: one per
-//! identifier whose state it changes, and — when an operator sent it (`Store::ingest_by`) —
+//! distinct serial state change it makes (listing the identifiers), and — when an operator sent it (`Store::ingest_by`) —
 //! one for the operator's action itself, with its subject's state before and after.
 //!
 //! Who a message came from is read off where it was stored from (`IngestItem::topic`): an MQTT
@@ -18,35 +18,56 @@ pub(super) struct IngestAudit<'c, 'o> {
     pub operator: Option<&'o Operator>,
 }
 
-/// What each serial state change of one message is recorded with.
+/// What the serial state changes of one message are recorded with: one `serial_state` row
+/// per distinct change (old → new state) the message makes, listing every identifier that
+/// made it. A case of 100 units commissioned is one row naming the 100 keys, not 100 rows:
+/// the trail stays a small part of the database, and the line's ingest rate with it.
 pub(super) struct SerialAudit<'c> {
     pub chain: &'c mut AuditChain,
     pub actor: String,
     /// `line <line>, message <id>`.
     pub detail: String,
+    /// The changes not yet written, in the order first seen: (old, new) → keys.
+    pub pending: Vec<(Option<String>, String, Vec<String>)>,
 }
 
 impl SerialAudit<'_> {
-    /// One `serial_state` row for `key` (`old` None: newly commissioned).
-    pub(super) fn changed(
-        &mut self,
-        tx: &Transaction<'_>,
-        key: &str,
-        old: Option<&str>,
-        new: &str,
-    ) -> Result<(), StoreError> {
-        self.chain.append(
-            tx,
-            &Record {
-                actor: &self.actor,
-                action: "serial_state",
-                subject: key,
-                old_value: old,
-                new_value: Some(new),
-                reason: None,
-                detail: Some(&self.detail),
-            },
-        )?;
+    /// Notes that `key` went from `old` (None: newly commissioned) to `new`.
+    pub(super) fn changed(&mut self, key: &str, old: Option<&str>, new: &str) {
+        let same = |(o, n, _): &&mut (Option<String>, String, Vec<String>)| {
+            o.as_deref() == old && n == new
+        };
+        match self.pending.iter_mut().find(same) {
+            Some((_, _, keys)) => keys.push(key.to_string()),
+            None => self.pending.push((
+                old.map(str::to_string),
+                new.to_string(),
+                vec![key.to_string()],
+            )),
+        }
+    }
+
+    /// Writes one row per change noted since the last flush (subject: the keys, space
+    /// separated; detail: the message and how many identifiers).
+    pub(super) fn flush(&mut self, tx: &Transaction<'_>) -> Result<(), StoreError> {
+        for (old, new, keys) in std::mem::take(&mut self.pending) {
+            let detail = match keys.len() {
+                1 => self.detail.clone(),
+                n => format!("{}, {n} identifiers", self.detail),
+            };
+            self.chain.append(
+                tx,
+                &Record {
+                    actor: &self.actor,
+                    action: "serial_state",
+                    subject: &keys.join(" "),
+                    old_value: old.as_deref(),
+                    new_value: Some(&new),
+                    reason: None,
+                    detail: Some(&detail),
+                },
+            )?;
+        }
         Ok(())
     }
 }

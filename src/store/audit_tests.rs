@@ -104,19 +104,20 @@ fn two_stores_appending_to_one_file_make_one_chain() {
     close(b_thread, b);
 
     let rows = audit_rows(dir.path());
-    // Two commissioned units, then eight entries alternating between the writers.
-    assert_eq!(rows.len(), 10, "{rows:#?}");
+    // Two units commissioned by one message (one row), then eight entries alternating between
+    // the writers.
+    assert_eq!(rows.len(), 9, "{rows:#?}");
     let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
-    assert_eq!(seqs, (1..=10).collect::<Vec<_>>());
+    assert_eq!(seqs, (1..=9).collect::<Vec<_>>());
     assert_eq!(rows[0].prev_hash, GENESIS);
     for pair in rows.windows(2) {
         assert_eq!(pair[1].prev_hash, pair[0].hash, "row {}", pair[1].seq);
     }
     let report = verify(dir.path());
     assert_eq!(report.broken, None);
-    assert_eq!((report.rows, report.guarded), (10, true));
+    assert_eq!((report.rows, report.guarded), (9, true));
     let head = report.head.expect("a head");
-    assert_eq!((head.seq, head.hash.as_str()), (10, rows[9].hash.as_str()));
+    assert_eq!((head.seq, head.hash.as_str()), (9, rows[8].hash.as_str()));
 }
 
 #[test]
@@ -300,10 +301,10 @@ fn serial_state_changes_and_operator_actions_are_audited_in_their_transaction() 
         })
         .collect();
     let case_key = feed.code(&case).key;
+    // One row per distinct change a message makes, naming every identifier that made it.
+    let three = keys.join(" ");
     let expected = vec![
-        ("serial_state", keys[0].as_str(), None, Some("commissioned")),
-        ("serial_state", keys[1].as_str(), None, Some("commissioned")),
-        ("serial_state", keys[2].as_str(), None, Some("commissioned")),
+        ("serial_state", three.as_str(), None, Some("commissioned")),
         (
             "serial_state",
             case_key.as_str(),
@@ -319,7 +320,11 @@ fn serial_state_changes_and_operator_actions_are_audited_in_their_transaction() 
     ];
     assert_eq!(summary, expected);
     assert_eq!(rows[0].actor, "mqtt:t/lines/L1/events");
-    assert_eq!(rows[0].detail.as_deref(), Some("line L1, message m1"));
+    assert_eq!(
+        rows[0].detail.as_deref(),
+        Some("line L1, message m1, 3 identifiers")
+    );
+    assert_eq!(rows[1].detail.as_deref(), Some("line L1, message m2"));
 
     // An operator's close: the batch's state before and after, who and why.
     let operator = Operator {
@@ -347,7 +352,7 @@ fn serial_state_changes_and_operator_actions_are_audited_in_their_transaction() 
     assert!(matches!(refused, IngestOutcome::Rejected(_)), "{refused:?}");
 
     let rows = audit_rows(dir.path());
-    let closed = &rows[5];
+    let closed = &rows[3];
     assert_eq!(
         (
             closed.actor.as_str(),
@@ -366,7 +371,7 @@ fn serial_state_changes_and_operator_actions_are_audited_in_their_transaction() 
             Some("end of shift")
         )
     );
-    let attempt = &rows[6];
+    let attempt = &rows[4];
     assert_eq!(
         (attempt.subject.as_str(), attempt.new_value.as_deref()),
         ("batch:B9", None)
@@ -378,7 +383,7 @@ fn serial_state_changes_and_operator_actions_are_audited_in_their_transaction() 
             .is_some_and(|d| d.contains("refused (")),
         "{attempt:?}"
     );
-    assert_eq!(rows.len(), 7);
+    assert_eq!(rows.len(), 5);
 
     // A group that fails after its first serial was written leaves neither change nor row.
     let conn = writer::open_connection(&dir.path().join(DB_FILE)).expect("a connection");
@@ -421,7 +426,7 @@ fn serial_state_changes_and_operator_actions_are_audited_in_their_transaction() 
     let after = audit_rows(dir.path());
     assert_eq!(
         after.len(),
-        7,
+        5,
         "nothing of the failed group is in the trail"
     );
     let serials: i64 = conn

@@ -90,6 +90,7 @@ fn apply(
                         actor: actor
                             .map_or_else(|| audit_ingest::source_actor(item, msg), str::to_string),
                         detail: format!("line {}, message {}", msg.line, msg.message_id),
+                        pending: Vec::new(),
                     };
                     let closed = registry::write_plan(tx, msg, plan, cache, &mut audit)?;
                     Ok((IngestOutcome::Applied, closed))

@@ -5,8 +5,9 @@
 //! a message is judged against everything committed plus everything earlier in the same group.
 //! `write_plan` writes an accepted message's plan: batch rows, the identifiers' new state and
 //! parent, and one history row per identifier pointing at one `serial_events` row per message,
-//! plus an audit row for each identifier whose state changed (a change of parent alone —
-//! packing, unpacking — is in the history, not in the audit trail: it changes no state).
+//! plus an audit row for each distinct state change, listing the identifiers that made it (a
+//! change of parent alone — packing, unpacking — is in the history, not in the audit trail: it
+//! changes no state).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -250,7 +251,7 @@ pub(super) fn write_plan(
 }
 
 /// The identifiers' new facts and one history row each, under one `serial_events` row; an
-/// audit row for each whose state changed.
+/// audit row per distinct state change, listing the identifiers.
 fn write_serials(
     tx: &Transaction<'_>,
     msg: &LineMessage,
@@ -329,7 +330,7 @@ fn write_serials(
         // A recommissioning is a state change even when the state stays `commissioned`.
         let recommissioned = w.commissioned.is_some();
         if recommissioned || old_state.as_deref() != Some(new_state) {
-            audit.changed(tx, &w.key, old_state.as_deref(), new_state)?;
+            audit.changed(&w.key, old_state.as_deref(), new_state);
         }
         tx.prepare_cached(
             "INSERT OR REPLACE INTO serial_history (serial, event, state, parent)
@@ -337,7 +338,7 @@ fn write_serials(
         )?
         .execute(params![id, event, new_state, parent])?;
     }
-    Ok(())
+    audit.flush(tx)
 }
 
 /// The row id and state of the identifier `key`, which the rules found in the registry.

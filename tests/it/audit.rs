@@ -82,11 +82,16 @@ async fn audit_verify_names_a_row_edited_behind_the_daemon_s_back() -> Result<()
         .iter()
         .filter(|r| r["action"] == "serial_state")
         .collect();
+    // The one commission message is one row naming each of its units, from MQTT.
     ensure!(
-        serial_rows.len() == codes.len()
+        serial_rows.len() == 1
             && serial_rows.iter().all(|r| r["new_value"] == "commissioned"
+                && r["old_value"].is_null()
+                && r["subject"]
+                    .as_str()
+                    .is_some_and(|s| s.split(' ').count() == codes.len())
                 && r["actor"].as_str().is_some_and(|a| a.starts_with("mqtt:"))),
-        "one row per commissioned unit, from MQTT: {serial_rows:#?}"
+        "one row for the commissioned units, from MQTT: {serial_rows:#?}"
     );
     let out = gw.supervisor(&window).await?;
     expect_success(&out, "export as CSV")?;

@@ -1,4 +1,4 @@
-//! No secret ever reaches the log, even at the most verbose level.
+//! No secret ever reaches the log, even at the most verbose level; the data files are 0600.
 //!
 //! The journal is read by many people and shipped off the box, so the MQTT password, the
 //! upstream's bearer token and the local API's token must never appear in it — not at `trace`,
@@ -140,6 +140,25 @@ async fn no_secret_is_logged_even_at_trace() -> Result<()> {
             "secret {secret} logged: {}",
             hit.unwrap_or("")
         );
+    }
+    // The production data it left is readable by the service user only: the database (and
+    // its WAL files while they exist) and the End of Batch document waiting in the outbox.
+    let data = world.path("data");
+    let mut files: Vec<std::path::PathBuf> = ["linegate.db", "linegate.db-wal", "linegate.db-shm"]
+        .iter()
+        .map(|f| data.join(f))
+        .filter(|p| p.exists())
+        .collect();
+    let outbox: Vec<std::path::PathBuf> = std::fs::read_dir(data.join("outbox"))
+        .context("the outbox folder")?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    ensure!(!outbox.is_empty(), "no document file in the outbox");
+    files.extend(outbox);
+    for f in &files {
+        let mode = std::fs::metadata(f)?.permissions().mode() & 0o777;
+        ensure!(mode == 0o600, "{} has mode {mode:o}, not 600", f.display());
     }
     Ok(())
 }
