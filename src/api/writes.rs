@@ -30,16 +30,27 @@ use crate::model::{LineEvent, LineMessage};
 use crate::protocol::{self, DecodeContext};
 use crate::store::{Decoded, IngestItem, IngestOutcome, Operator};
 
+/// An operator's write may go on: the bearer token matches and the body has a `reason`.
+/// Returns the reason and the other fields, or the 401 / 400 to send.
+#[allow(clippy::result_large_err)] // the error is the answer, sent as it is
+fn operator_write(
+    s: &ApiState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(String, Map<String, Value>), Response> {
+    if !s.authorized(headers) {
+        return Err(s.unauthorized());
+    }
+    write_body(body)
+}
+
 /// `POST /api/v1/batches` with a `batch_open` message's fields, `line` and `reason`.
 pub(super) async fn open(
     State(s): State<Arc<ApiState>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !s.authorized(&headers) {
-        return s.unauthorized();
-    }
-    let (reason, fields) = match write_body(&body) {
+    let (reason, fields) = match operator_write(&s, &headers, &body) {
         Ok(b) => b,
         Err(answer) => return answer,
     };
@@ -66,10 +77,7 @@ pub(super) async fn ship(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !s.authorized(&headers) {
-        return s.unauthorized();
-    }
-    let (reason, fields) = match write_body(&body) {
+    let (reason, fields) = match operator_write(&s, &headers, &body) {
         Ok(b) => b,
         Err(answer) => return answer,
     };
@@ -101,10 +109,7 @@ pub(super) async fn decide(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !s.authorized(&headers) {
-        return s.unauthorized();
-    }
-    let (reason, fields) = match write_body(&body) {
+    let (reason, fields) = match operator_write(&s, &headers, &body) {
         Ok(b) => b,
         Err(answer) => return answer,
     };

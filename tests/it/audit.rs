@@ -105,7 +105,9 @@ async fn audit_verify_names_a_row_edited_behind_the_daemon_s_back() -> Result<()
     );
 
     // Behind the daemon's back: drop the trigger, change one unit's recorded new state.
-    let target = serial_rows[1]["seq"].as_i64().context("a seq")?;
+    let target = (serial_rows.first())
+        .and_then(|r| r["seq"].as_i64())
+        .context("the serial_state row's seq")?;
     let db = gw.dir.path().join("data").join("linegate.db");
     {
         let conn = rusqlite::Connection::open(&db)?;
