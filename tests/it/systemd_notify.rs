@@ -7,6 +7,8 @@
 //! a line message waits to be committed — and checks the pings stop (with a STATUS line and an
 //! ERROR saying why), and come back, with the held-up message committed, once the
 //! lock is released. The socket is a plain datagram socket, exactly what systemd provides.
+//! The local API's `GET /health` says the same: red for `store:writer` during the stall, green
+//! after it.
 
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -16,6 +18,7 @@ use anyhow::{Context, Result, bail, ensure};
 use tokio::net::UnixDatagram;
 use tokio::process::Command;
 
+use crate::api_client::ApiClient;
 use crate::support::daemon::BIN;
 use crate::support::{
     Gateway, LINE, batch_open, cli_json, code, commission, events_topic, log_tail, pace,
@@ -88,6 +91,9 @@ impl Heard {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ready_status_and_watchdog_pings_follow_the_store_writer() -> Result<()> {
     let gw = Gateway::start(&[200]).await?;
+    // The local API, to see the stall in `GET /health` as plant IT would.
+    let api = ApiClient::new(gw.dir.path(), "ops")?;
+    api.enable(&gw.config)?;
     let sock_path = gw.dir.path().join("notify.sock");
     let (heard, listener) = Heard::listen(UnixDatagram::bind(&sock_path)?);
     let log_path = gw.dir.path().join("daemon.log");
@@ -103,7 +109,7 @@ async fn ready_status_and_watchdog_pings_follow_the_store_writer() -> Result<()>
         .stderr(Stdio::from(log))
         .kill_on_drop(true)
         .spawn()?;
-    let result = scenario(&gw, &heard, &log_path).await;
+    let result = scenario(&gw, &api, &heard, &log_path).await;
     if result.is_err() {
         eprintln!("---- daemon log ----\n{}", log_tail(&log_path, 80));
     }
@@ -113,7 +119,12 @@ async fn ready_status_and_watchdog_pings_follow_the_store_writer() -> Result<()>
     result
 }
 
-async fn scenario(gw: &Gateway, heard: &Heard, log_path: &std::path::Path) -> Result<()> {
+async fn scenario(
+    gw: &Gateway,
+    api: &ApiClient,
+    heard: &Heard,
+    log_path: &std::path::Path,
+) -> Result<()> {
     // READY once the MQTT source is subscribed; STATUS says serving; the pings start.
     let at = heard.wait_for(0, "READY=1", |l| l == "READY=1").await?;
     heard
@@ -174,6 +185,13 @@ async fn scenario(gw: &Gateway, heard: &Heard, log_path: &std::path::Path) -> Re
         log.contains("ERROR") && log.contains("store writer is not answering"),
         "no ERROR about the stalled writer in the log"
     );
+    // The health turns red for the store (503 with the reason), and still no ping went out.
+    api.wait_red("store:writer", "has not answered").await?;
+    let pings = heard.lines_since(stalled_at);
+    ensure!(
+        !pings.iter().any(|l| l == "WATCHDOG=1"),
+        "WATCHDOG=1 while the writer was held up: {pings:?}"
+    );
 
     // The lock goes; the message commits, is acknowledged, and the pings resume.
     let resumed_from = heard.len();
@@ -196,6 +214,7 @@ async fn scenario(gw: &Gateway, heard: &Heard, log_path: &std::path::Path) -> Re
         std::fs::read_to_string(log_path)?.contains("store writer answers again"),
         "recovery not logged"
     );
+    api.wait_green().await?;
     Ok(())
 }
 
